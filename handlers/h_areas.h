@@ -1,0 +1,16 @@
+/* h_areas: the hooks each feature area offers to mod_dockpay.c. */
+#ifndef H_AREAS_H
+#define H_AREAS_H
+
+#include "dp_glue.h"
+
+/* Payments: creates the PortOne client of server s in pconf (post_config); OK or an HTTP error. */
+int dp_payments_post_config(server_rec *s, dp_conf_t *c, apr_pool_t *pconf);
+
+/* Payments: forgets state inherited over fork (child_init). */
+void dp_payments_child_init(server_rec *s, dp_conf_t *c, apr_pool_t *p);
+
+/* Payments: "configured" when a PortOne key and secret are set, else "not configured". */
+const char *dp_payments_health(dp_req_t *q);
+
+#endif

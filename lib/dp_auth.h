@@ -1,0 +1,43 @@
+/* dp_auth: API keys (name + SHA-256 hash + scopes) read from a key file. */
+#ifndef DP_AUTH_H
+#define DP_AUTH_H
+
+#include <apr_pools.h>
+
+#include "dp_router.h"
+
+typedef struct dp_key_t {
+    const char *name;          /* the key's name (logged and audited; never the key) */
+    unsigned char hash[32];    /* SHA-256 of the key */
+    unsigned scopes;           /* DP_SCOPE_* bits */
+} dp_key_t;
+
+typedef struct dp_keyring_t dp_keyring_t;
+
+/* Reads the key file at path ("name sha256:HEX scope,scope" lines, '#' comments) into p;
+ * on a bad line *perr (in p) names the line and APR_EINVAL is returned. */
+apr_status_t dp_keyring_load(dp_keyring_t **pkr, const char **perr, apr_pool_t *p, const char *path);
+
+/* Returns the key whose hash matches token (every entry compared in constant time), or NULL. */
+const dp_key_t *dp_keyring_lookup(const dp_keyring_t *kr, const char *token, apr_size_t len);
+
+/* Returns the number of keys in kr. */
+int dp_keyring_count(const dp_keyring_t *kr);
+
+/* Parses "docker:read,payments:write" (commas or spaces) into *pscopes; APR_EINVAL on an unknown scope. */
+apr_status_t dp_scopes_parse(unsigned *pscopes, const char *s);
+
+/* True when a key with scopes may use a route needing need (admin implies all). */
+int dp_scopes_allow(unsigned scopes, unsigned need);
+
+/* Returns the scopes as "docker:read docker:write ...", in p. */
+const char *dp_scopes_str(apr_pool_t *p, unsigned scopes);
+
+/* Writes the 64 hex digits (plus NUL) of SHA-256(data) to out. */
+void dp_sha256_hex(char out[65], const void *data, apr_size_t len);
+
+/* Mints a random key: *ptoken is the secret to hand out, *pline the key-file line to add. */
+apr_status_t dp_key_mint(const char **ptoken, const char **pline, apr_pool_t *p,
+                         const char *name, const char *scopes);
+
+#endif

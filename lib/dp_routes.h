@@ -1,0 +1,11 @@
+/* dp_routes: the API's route table (the contract of spec/API.md, mirrored by openapi.json). */
+#ifndef DP_ROUTES_H
+#define DP_ROUTES_H
+
+#include "dp_router.h"
+
+/* The route table and its length. */
+extern const dp_route_t dp_routes[];
+extern const apr_size_t dp_routes_count;
+
+#endif

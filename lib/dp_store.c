@@ -1,0 +1,208 @@
+/* dp_store: the database through apr_dbd prepared statements registered by label. */
+#include <stdlib.h>
+#include <apr_strings.h>
+
+#include "dp_store.h"
+#include "dp_log.h"
+
+const dp_stmt_def_t dp_store_core_statements[] = {
+    { "dockpay_ping", "SELECT 1" },
+    { "dockpay_schema_version", "SELECT COALESCE(MAX(version), 0) FROM schema_version" },
+    { "dockpay_audit_insert",
+      "INSERT INTO audit_log (created_at, key_name, method, path, target, status, request_id) "
+      "VALUES (UTC_TIMESTAMP(6), %s, %s, %s, %s, %d, %s)" },
+    { NULL, NULL }
+};
+
+const dp_stmt_def_t *const dp_store_tables[] = {
+    dp_store_core_statements,
+    dp_store_pay_statements,
+    NULL
+};
+
+/* Looks up a prepared statement by label. */
+apr_status_t dp_store_stmt(apr_dbd_prepared_t **pstmt, dp_problem_t **pprob, dp_db_t *db,
+                           const char *label)
+{
+    *pstmt = db->prepared ? apr_hash_get(db->prepared, label, APR_HASH_KEY_STRING) : NULL;
+    if (*pstmt == NULL) {
+        dp_log_p(db->pool, DP_LOG_ERR, 0, "prepared statement '%s' is not registered", label);
+        return dp_problem_fail(pprob, db->pool, 500, "statement_missing",
+                               "the database statement '%s' is not prepared", label);
+    }
+    return APR_SUCCESS;
+}
+
+/* Maps a failed dbd call to a problem and logs it. */
+apr_status_t dp_store_fail(dp_problem_t **pprob, dp_db_t *db, int dbrv, const char *what)
+{
+    const char *msg = apr_dbd_error(db->driver, db->handle, dbrv);
+    apr_status_t alive = apr_dbd_check_conn(db->driver, db->pool, db->handle);
+
+    dp_log_p(db->pool, alive == APR_SUCCESS ? DP_LOG_ERR : DP_LOG_WARNING, 0,
+             "database: %s failed: %s", what, msg ? msg : "unknown error");
+    if (alive != APR_SUCCESS) {
+        dp_problem_fail(pprob, db->pool, 503, "database_unavailable",
+                        "the database connection was lost; try again");
+        if (pprob && *pprob) (*pprob)->retry_after = "2";
+        return DP_EPROBLEM;
+    }
+    return dp_problem_fail(pprob, db->pool, 500, "database_error", "the database refused %s", what);
+}
+
+/* Runs a write statement by label with binary arguments. */
+apr_status_t dp_store_exec(int *pnrows, dp_problem_t **pprob, dp_db_t *db, const char *label,
+                           const void **args)
+{
+    apr_dbd_prepared_t *stmt;
+    apr_status_t rv;
+    int nrows = 0, dbrv;
+
+    if ((rv = dp_store_stmt(&stmt, pprob, db, label)) != APR_SUCCESS) {
+        return rv;
+    }
+    dbrv = apr_dbd_pbquery(db->driver, db->pool, db->handle, &nrows, stmt, args);
+    if (dbrv != 0) {
+        return dp_store_fail(pprob, db, dbrv, label);
+    }
+    if (pnrows) {
+        *pnrows = nrows;
+    }
+    return APR_SUCCESS;
+}
+
+/* Runs a SELECT by label with binary arguments. */
+apr_status_t dp_store_select(apr_dbd_results_t **pres, dp_problem_t **pprob, dp_db_t *db,
+                             const char *label, const void **args)
+{
+    apr_dbd_prepared_t *stmt;
+    apr_status_t rv;
+    int dbrv;
+
+    *pres = NULL;
+    if ((rv = dp_store_stmt(&stmt, pprob, db, label)) != APR_SUCCESS) {
+        return rv;
+    }
+    dbrv = apr_dbd_pbselect(db->driver, db->pool, db->handle, pres, stmt, 1, args);
+    if (dbrv != 0) {
+        return dp_store_fail(pprob, db, dbrv, label);
+    }
+    return APR_SUCCESS;
+}
+
+/* Returns column col of row as a string in db->pool. */
+const char *dp_store_col(dp_db_t *db, apr_dbd_row_t *row, int col)
+{
+    const char *v = apr_dbd_get_entry(db->driver, row, col);
+    return v ? apr_pstrdup(db->pool, v) : NULL;
+}
+
+struct dp_tx_t {
+    dp_db_t *db;
+    apr_dbd_transaction_t *tx;
+    int open;
+};
+
+static apr_status_t tx_guard_cleanup(void *data)
+{
+    dp_tx_t *g = data;
+
+    if (g->open) {
+        apr_dbd_transaction_mode_set(g->db->driver, g->tx, APR_DBD_TRANSACTION_ROLLBACK);
+        apr_dbd_transaction_end(g->db->driver, g->db->pool, g->tx);
+        g->open = 0;
+    }
+    return APR_SUCCESS;
+}
+
+/* Starts a transaction guarded by a pool cleanup. */
+apr_status_t dp_store_tx_begin(dp_tx_t **ptx, dp_problem_t **pprob, dp_db_t *db)
+{
+    dp_tx_t *g = apr_pcalloc(db->pool, sizeof(*g));
+    int dbrv;
+
+    *ptx = NULL;
+    dbrv = apr_dbd_transaction_start(db->driver, db->pool, db->handle, &g->tx);
+    if (dbrv != 0) {
+        return dp_store_fail(pprob, db, dbrv, "starting a transaction");
+    }
+    g->db = db;
+    g->open = 1;
+    apr_pool_cleanup_register(db->pool, g, tx_guard_cleanup, apr_pool_cleanup_null);
+    *ptx = g;
+    return APR_SUCCESS;
+}
+
+/* Ends tx: commits when commit is true, else rolls back. */
+apr_status_t dp_store_tx_end(dp_problem_t **pprob, dp_tx_t *tx, int commit)
+{
+    int dbrv;
+
+    if (!commit) {
+        apr_dbd_transaction_mode_set(tx->db->driver, tx->tx, APR_DBD_TRANSACTION_ROLLBACK);
+    }
+    dbrv = apr_dbd_transaction_end(tx->db->driver, tx->db->pool, tx->tx);
+    tx->open = 0;
+    if (dbrv != 0) {
+        return dp_store_fail(pprob, tx->db, dbrv, "ending a transaction");
+    }
+    return APR_SUCCESS;
+}
+
+/* Runs a one-value SELECT by label and returns the first column of the first row. */
+static apr_status_t select_one(const char **pval, dp_problem_t **pprob, dp_db_t *db, const char *label)
+{
+    apr_dbd_prepared_t *stmt;
+    apr_dbd_results_t *res = NULL;
+    apr_dbd_row_t *row = NULL;
+    apr_status_t rv;
+    int dbrv;
+
+    *pval = NULL;
+    if ((rv = dp_store_stmt(&stmt, pprob, db, label)) != APR_SUCCESS) {
+        return rv;
+    }
+    dbrv = apr_dbd_pbselect(db->driver, db->pool, db->handle, &res, stmt, 1, NULL);
+    if (dbrv != 0) {
+        return dp_store_fail(pprob, db, dbrv, label);
+    }
+    while (apr_dbd_get_row(db->driver, db->pool, res, &row, -1) == 0) {
+        if (*pval == NULL) {
+            *pval = apr_pstrdup(db->pool, apr_dbd_get_entry(db->driver, row, 0));
+        }
+    }
+    return APR_SUCCESS;
+}
+
+/* Checks that the connection answers. */
+apr_status_t dp_store_ping(dp_problem_t **pprob, dp_db_t *db)
+{
+    const char *v;
+    return select_one(&v, pprob, db, "dockpay_ping");
+}
+
+/* Reads the highest applied schema version. */
+apr_status_t dp_store_schema_version(int *pversion, dp_problem_t **pprob, dp_db_t *db)
+{
+    const char *v;
+    apr_status_t rv = select_one(&v, pprob, db, "dockpay_schema_version");
+
+    *pversion = (rv == APR_SUCCESS && v) ? atoi(v) : 0;
+    return rv;
+}
+
+/* Writes one audit row for a write request. */
+apr_status_t dp_store_audit(dp_problem_t **pprob, dp_db_t *db, const char *key_name,
+                            const char *method, const char *path, const char *target,
+                            int status, const char *request_id)
+{
+    const void *args[6];
+
+    args[0] = key_name ? key_name : "-";
+    args[1] = method;
+    args[2] = path;
+    args[3] = target ? target : "";
+    args[4] = &status;
+    args[5] = request_id;
+    return dp_store_exec(NULL, pprob, db, "dockpay_audit_insert", args);
+}

@@ -1,0 +1,70 @@
+/* dp_store: the database through apr_dbd prepared statements registered by label. */
+#ifndef DP_STORE_H
+#define DP_STORE_H
+
+#include <apr_pools.h>
+#include <apr_hash.h>
+#include <apr_dbd.h>
+
+#include "dp_problem.h"
+
+/* One labelled statement; mod_dockpay registers every table with mod_dbd at config time. */
+typedef struct dp_stmt_def_t {
+    const char *label;
+    const char *sql;   /* apr_dbd placeholders: %s %d %lld */
+} dp_stmt_def_t;
+
+/* A connection borrowed for one request (from mod_dbd) with its prepared statements. */
+typedef struct dp_db_t {
+    const apr_dbd_driver_t *driver;
+    apr_dbd_t *handle;
+    apr_hash_t *prepared;  /* label -> apr_dbd_prepared_t* */
+    apr_pool_t *pool;
+    void *opaque;          /* the glue's own handle (mod_dbd's ap_dbd_t) */
+} dp_db_t;
+
+/* Statement tables, each terminated by a { NULL, NULL } row. */
+extern const dp_stmt_def_t dp_store_core_statements[];
+extern const dp_stmt_def_t dp_store_pay_statements[];
+/* All tables, NULL-terminated. */
+extern const dp_stmt_def_t *const dp_store_tables[];
+
+/* Looks up a prepared statement; a missing label is a 500 problem naming it. */
+apr_status_t dp_store_stmt(apr_dbd_prepared_t **pstmt, dp_problem_t **pprob, dp_db_t *db,
+                           const char *label);
+
+/* Maps a failed dbd call to a problem (503 when the connection is gone, else 500) and logs it. */
+apr_status_t dp_store_fail(dp_problem_t **pprob, dp_db_t *db, int dbrv, const char *what);
+
+/* Runs a write statement by label with binary arguments (char* for %s, int* for %d,
+ * apr_int64_t* for %lld, NULL for SQL NULL); *pnrows may be NULL. */
+apr_status_t dp_store_exec(int *pnrows, dp_problem_t **pprob, dp_db_t *db, const char *label,
+                           const void **args);
+
+/* Runs a SELECT by label with binary arguments; *pres is a random-access result. */
+apr_status_t dp_store_select(apr_dbd_results_t **pres, dp_problem_t **pprob, dp_db_t *db,
+                             const char *label, const void **args);
+
+/* Returns column col of row as a string in db->pool (NULL for SQL NULL). */
+const char *dp_store_col(dp_db_t *db, apr_dbd_row_t *row, int col);
+
+typedef struct dp_tx_t dp_tx_t;
+
+/* Starts a transaction that a pool cleanup rolls back unless dp_store_tx_end commits it. */
+apr_status_t dp_store_tx_begin(dp_tx_t **ptx, dp_problem_t **pprob, dp_db_t *db);
+
+/* Ends tx: commits when commit is true (and nothing failed inside), else rolls back. */
+apr_status_t dp_store_tx_end(dp_problem_t **pprob, dp_tx_t *tx, int commit);
+
+/* Checks that the connection answers (SELECT 1 through a labelled statement). */
+apr_status_t dp_store_ping(dp_problem_t **pprob, dp_db_t *db);
+
+/* Reads the highest applied schema version. */
+apr_status_t dp_store_schema_version(int *pversion, dp_problem_t **pprob, dp_db_t *db);
+
+/* Writes one audit row for a write request (never a secret in any argument). */
+apr_status_t dp_store_audit(dp_problem_t **pprob, dp_db_t *db, const char *key_name,
+                            const char *method, const char *path, const char *target,
+                            int status, const char *request_id);
+
+#endif
