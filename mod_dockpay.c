@@ -382,8 +382,10 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, s
     }
     handler_map = apr_hash_make(pconf);
     add_handlers(pconf, dp_system_handlers);
-    add_handlers(pconf, dp_docker_handlers);
+    add_handlers(pconf, dp_containers_handlers);
+    add_handlers(pconf, dp_engine_handlers);
     add_handlers(pconf, dp_payment_handlers);
+    add_handlers(pconf, dp_subscription_handlers);
 
     for (sv = s; sv; sv = sv->next) {
         dp_conf_t *c = conf_of(sv);

@@ -97,9 +97,11 @@ typedef struct dp_handler_entry_t {
 } dp_handler_entry_t;
 
 /* Handler tables of the areas, each ending with { NULL, NULL }. */
-extern const dp_handler_entry_t dp_system_handlers[];
-extern const dp_handler_entry_t dp_docker_handlers[];
-extern const dp_handler_entry_t dp_payment_handlers[];
+extern const dp_handler_entry_t dp_system_handlers[];      /* handlers/h_system.c */
+extern const dp_handler_entry_t dp_containers_handlers[];  /* containers, volumes (h_containers.c) */
+extern const dp_handler_entry_t dp_engine_handlers[];      /* images, networks, system, compose (h_engine.c) */
+extern const dp_handler_entry_t dp_payment_handlers[];     /* payments, webhooks (h_payments.c) */
+extern const dp_handler_entry_t dp_subscription_handlers[];/* subscriptions (h_subscriptions.c) */
 
 /* Getters with defaults applied. */
 const char *dp_conf_base_path(const dp_conf_t *c);
