@@ -2,6 +2,7 @@
  * This file holds the module record, the directives, the hooks and the request dispatch;
  * the areas' handlers live in handlers/, the core library (no httpd) in lib/. */
 #define DP_MODULE_MAIN 1
+#include <stddef.h>
 #include <string.h>
 #include <httpd.h>
 #include <http_config.h>
@@ -270,7 +271,7 @@ static const char *set_compose_command(cmd_parms *cmd, void *dc, const char *v)
     return NULL;
 }
 
-#define OFF(f) (void *)APR_OFFSETOF(dp_conf_t, f)
+#define OFF(f) (void *)offsetof(dp_conf_t, f)
 
 static const command_rec dockpay_cmds[] = {
     AP_INIT_TAKE1("DockpayBasePath", set_str, OFF(base_path), RSRC_CONF,

@@ -1,0 +1,634 @@
+#!/usr/bin/env python3
+"""Starts and stops the real parts mod_dockpay runs against: a private MariaDB, a private
+dockerd in its own network namespace (with an offline busybox image and a local registry),
+the fake PortOne over TLS, and a private httpd with the freshly built module.
+
+Used three ways:
+  python3 t/harness.py run   [--root DIR]          start everything for `./dev run` (kept running)
+  python3 t/harness.py stop  [--root DIR]          stop what `run` started
+  python3 t/harness.py test  --build DIR [-- ARGS] start in temp folders, run Check + pytest, stop
+and imported by t/integration/conftest.py (Stack.attach) so tests can stop and start services.
+Standard library only.
+"""
+import argparse
+import http.client
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+APACHE_MODULES = "/usr/lib/apache2/modules"
+PORTONE_WEBHOOK_IPS = "52.78.100.19 52.78.48.223 52.78.5.241"
+
+
+def log(msg):
+    print(f"[harness] {msg}", file=sys.stderr, flush=True)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(pred, timeout, what):
+    end = time.time() + timeout
+    while time.time() < end:
+        try:
+            if pred():
+                return
+        except Exception:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"timed out waiting for {what}")
+
+
+def pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+        return True
+    except (ProcessLookupError, TypeError):
+        return False
+    except PermissionError:
+        return True
+
+
+def kill_wait(pid, timeout=30, sig=signal.SIGTERM):
+    if not pid or not pid_alive(pid):
+        return
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        return
+    end = time.time() + timeout
+    while time.time() < end:
+        try:
+            done, _ = os.waitpid(pid, os.WNOHANG)
+            if done == pid:
+                return
+        except ChildProcessError:
+            if not pid_alive(pid):
+                return
+        time.sleep(0.1)
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def read_pid(path):
+    try:
+        with open(path) as f:
+            return int(f.read().strip())
+    except (OSError, ValueError):
+        return None
+
+
+class UnixHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, path, timeout=10):
+        super().__init__("localhost", timeout=timeout)
+        self.unix_path = path
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self.unix_path)
+
+
+def docker_api(sock, method, path, body=None, headers=None, timeout=60):
+    """Raw Engine API call on the socket; returns (status, parsed JSON or bytes)."""
+    c = UnixHTTPConnection(sock, timeout=timeout)
+    hdrs = dict(headers or {})
+    data = body
+    if isinstance(body, (dict, list)):
+        data = json.dumps(body).encode()
+        hdrs.setdefault("Content-Type", "application/json")
+    c.request(method, path, body=data, headers=hdrs)
+    r = c.getresponse()
+    raw = r.read()
+    c.close()
+    try:
+        return r.status, json.loads(raw) if raw else None
+    except ValueError:
+        return r.status, raw
+
+
+class Stack:
+    """The running services of one root folder; its state is saved in root/state.json."""
+
+    def __init__(self, root, build, sanitize=False, port=None, own_docker=True, fake=True,
+                 portone=None):
+        self.root = os.path.abspath(root)
+        self.build = os.path.abspath(build)
+        self.sanitize = sanitize
+        self.port = port or free_port()
+        self.own_docker = own_docker
+        self.fake_enabled = fake
+        self.portone = portone or {}
+        self.ns = f"dockpay-{os.getpid()}-{secrets.token_hex(2)}"
+        self.db_password = secrets.token_hex(12)
+        self.keys = {}
+        self.fake_port = None
+        self.extra_conf = ""
+
+    # ------------------------------------------------------------------ state
+    def save(self):
+        state = {k: v for k, v in self.__dict__.items() if not k.startswith("_")}
+        with open(os.path.join(self.root, "state.json.tmp"), "w") as f:
+            json.dump(state, f, indent=1)
+        os.rename(os.path.join(self.root, "state.json.tmp"), os.path.join(self.root, "state.json"))
+
+    @classmethod
+    def attach(cls, root):
+        with open(os.path.join(root, "state.json")) as f:
+            state = json.load(f)
+        st = cls.__new__(cls)
+        st.__dict__.update(state)
+        return st
+
+    def path(self, *parts):
+        return os.path.join(self.root, *parts)
+
+    @property
+    def base_url(self):
+        return f"http://127.0.0.1:{self.port}/api/v1"
+
+    @property
+    def docker_sock(self):
+        return self.path("docker", "docker.sock") if self.own_docker else "/var/run/docker.sock"
+
+    @property
+    def db_sock(self):
+        return self.path("mysql", "sock")
+
+    @property
+    def fake_url(self):
+        return f"https://127.0.0.1:{self.fake_port}" if self.fake_port else None
+
+    # ------------------------------------------------------------------ MariaDB
+    def start_db(self):
+        d = self.path("mysql")
+        fresh = not os.path.isdir(os.path.join(d, "data", "mysql"))
+        os.makedirs(d, exist_ok=True)
+        if fresh:
+            subprocess.run(["mariadb-install-db", "--user=mysql", f"--datadir={d}/data",
+                            "--auth-root-authentication-method=socket", "--skip-test-db"],
+                           check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(["chown", "-R", "mysql:mysql", d], check=True)
+        subprocess.Popen(["mariadbd", "--no-defaults", "--user=mysql", f"--datadir={d}/data",
+                          f"--socket={d}/sock", "--skip-networking", f"--pid-file={d}/pid",
+                          f"--log-error={d}/error.log", "--innodb-buffer-pool-size=64M",
+                          "--character-set-server=utf8mb4", "--collation-server=utf8mb4_unicode_ci"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         stdin=subprocess.DEVNULL, start_new_session=True)
+        wait_for(lambda: subprocess.run(["mariadb-admin", "-S", self.db_sock, "-u", "root", "ping"],
+                                        capture_output=True).returncode == 0, 60, "MariaDB")
+        if fresh:
+            self.mysql_root(
+                "CREATE DATABASE IF NOT EXISTS dockpay CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;"
+                f"CREATE USER IF NOT EXISTS 'dockpay'@'localhost' IDENTIFIED BY '{self.db_password}';"
+                "GRANT SELECT, INSERT, UPDATE, DELETE ON dockpay.* TO 'dockpay'@'localhost';")
+        self.migrate()
+
+    def mysql_root(self, sql, db=None):
+        cmd = ["mariadb", "-S", self.db_sock, "-u", "root", "--batch", "--skip-column-names"]
+        if db:
+            cmd.append(db)
+        r = subprocess.run(cmd, input=sql, capture_output=True, text=True)
+        if r.returncode != 0:
+            raise RuntimeError(f"SQL failed: {r.stderr.strip()}")
+        return r.stdout
+
+    def migrate(self):
+        with open(os.path.join(TOP, "db", "init.sql")) as f:
+            self.mysql_root(f.read(), "dockpay")
+        applied = {int(v) for v in self.mysql_root("SELECT version FROM schema_version", "dockpay").split()}
+        mdir = os.path.join(TOP, "db", "migrations")
+        for name in sorted(os.listdir(mdir)):
+            m = re.match(r"^(\d+)_([a-z0-9_]+)\.sql$", name)
+            if not m or int(m.group(1)) in applied:
+                continue
+            with open(os.path.join(mdir, name)) as f:
+                sql = f.read()
+            self.mysql_root(sql + f"\nINSERT INTO schema_version (version, name) VALUES ({int(m.group(1))}, '{m.group(2)}');",
+                            "dockpay")
+
+    def stop_db(self):
+        kill_wait(read_pid(self.path("mysql", "pid")), 60)
+
+    # ------------------------------------------------------------------ Docker
+    def start_docker(self):
+        if not self.own_docker:
+            return
+        d = self.path("docker")
+        os.makedirs(d, exist_ok=True)
+        if not os.path.exists(f"/var/run/netns/{self.ns}"):
+            subprocess.run(["ip", "netns", "add", self.ns], check=True)
+            subprocess.run(["ip", "-n", self.ns, "link", "set", "lo", "up"], check=True)
+        if os.path.exists(self.docker_sock):
+            os.unlink(self.docker_sock)
+        with open(os.path.join(d, "dockerd.log"), "ab") as logf:
+            subprocess.Popen(["nsenter", f"--net=/var/run/netns/{self.ns}", "dockerd",
+                              "--data-root", f"{d}/data", "--exec-root", f"{d}/exec",
+                              "--pidfile", f"{d}/pid", "-H", f"unix://{self.docker_sock}",
+                              "--iptables=false", "--ip6tables=false", "--bridge=none",
+                              "--storage-driver=vfs"],
+                             stdout=logf, stderr=logf, stdin=subprocess.DEVNULL, start_new_session=True)
+        wait_for(lambda: docker_api(self.docker_sock, "GET", "/_ping", timeout=2)[0] == 200, 90, "dockerd")
+
+    def stop_docker(self):
+        if self.own_docker:
+            kill_wait(read_pid(self.path("docker", "pid")), 60)
+
+    def docker(self, *args, check=True, input=None):
+        env = dict(os.environ, DOCKER_HOST=f"unix://{self.docker_sock}")
+        r = subprocess.run(["docker", *args], capture_output=True, text=True, env=env, input=input)
+        if check and r.returncode != 0:
+            raise RuntimeError(f"docker {' '.join(args)} failed: {r.stderr.strip()}")
+        return r.stdout
+
+    def load_busybox(self):
+        st, _ = docker_api(self.docker_sock, "GET", "/images/local/busybox:test/json")
+        if st == 200:
+            return
+        root = self.path("bbroot")
+        os.makedirs(os.path.join(root, "bin"), exist_ok=True)
+        busybox = shutil.which("busybox") or "/bin/busybox"
+        shutil.copy(busybox, os.path.join(root, "bin", "busybox"))
+        for a in ["sh", "ls", "cat", "echo", "sleep", "true", "false", "env", "printf", "wc", "id", "head", "seq", "yes"]:
+            p = os.path.join(root, "bin", a)
+            if not os.path.lexists(p):
+                os.symlink("busybox", p)
+        os.makedirs(os.path.join(root, "tmp"), exist_ok=True)
+        tar = self.path("bb.tar")
+        subprocess.run(["tar", "-C", root, "-cf", tar, "."], check=True)
+        with open(tar, "rb") as f:
+            st, body = docker_api(self.docker_sock, "POST",
+                                  "/images/create?fromSrc=-&repo=local/busybox&tag=test",
+                                  body=f.read(), headers={"Content-Type": "application/x-tar"}, timeout=120)
+        if st != 200:
+            raise RuntimeError(f"busybox import failed: {st} {body!r}")
+
+    def start_registry(self):
+        if not self.own_docker:
+            return
+        d = self.path("registry")
+        os.makedirs(os.path.join(d, "data"), exist_ok=True)
+        with open(os.path.join(d, "config.yml"), "w") as f:
+            f.write("version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n"
+                    f"    rootdirectory: {d}/data\n  delete:\n    enabled: true\n"
+                    "http:\n  addr: 127.0.0.1:5000\n")
+        with open(os.path.join(d, "log"), "ab") as logf:
+            p = subprocess.Popen(["nsenter", f"--net=/var/run/netns/{self.ns}", "docker-registry", "serve",
+                                  os.path.join(d, "config.yml")],
+                                 stdout=logf, stderr=logf, stdin=subprocess.DEVNULL, start_new_session=True)
+        with open(os.path.join(d, "pid"), "w") as f:
+            f.write(str(p.pid))
+        self.registry_dir = os.path.join(d, "data")
+
+    def stop_registry(self):
+        kill_wait(read_pid(self.path("registry", "pid")), 10)
+
+    # ------------------------------------------------------------------ fake PortOne
+    def make_tls(self):
+        d = self.path("tls")
+        if os.path.exists(os.path.join(d, "cert.pem")):
+            return
+        os.makedirs(d, exist_ok=True)
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30",
+                        "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+                        "-keyout", os.path.join(d, "key.pem"), "-out", os.path.join(d, "cert.pem")],
+                       check=True, capture_output=True)
+        os.chmod(os.path.join(d, "cert.pem"), 0o644)
+
+    def start_fake(self):
+        if not self.fake_enabled:
+            return
+        self.make_tls()
+        d = self.path("fake")
+        os.makedirs(d, exist_ok=True)
+        portfile = os.path.join(d, "port")
+        if os.path.exists(portfile):
+            os.unlink(portfile)
+        port = self.fake_port or 0
+        p = subprocess.Popen(["/usr/bin/python3",
+                              os.path.join(TOP, "t", "fake_portone.py"), "--host", "127.0.0.1",
+                              "--port", str(port), "--port-file", portfile,
+                              "--imp-key", self.portone["key"], "--imp-secret", self.portone["secret"],
+                              "--tls-cert", self.path("tls", "cert.pem"), "--tls-key", self.path("tls", "key.pem"),
+                              "--webhook-url", f"http://127.0.0.1:{self.port}/api/v1/webhooks/portone",
+                              "--log", os.path.join(d, "log")],
+                             stdout=subprocess.DEVNULL, stderr=open(os.path.join(d, "stderr"), "ab"),
+                             stdin=subprocess.DEVNULL, start_new_session=True)
+        with open(os.path.join(d, "pid"), "w") as f:
+            f.write(str(p.pid))
+        wait_for(lambda: os.path.exists(portfile), 20, "fake PortOne")
+        with open(portfile) as f:
+            self.fake_port = int(f.read().strip())
+
+    def stop_fake(self):
+        kill_wait(read_pid(self.path("fake", "pid")), 10)
+
+    def fake(self, method, path, body=None):
+        import ssl
+        ctx = ssl.create_default_context(cafile=self.path("tls", "cert.pem"))
+        c = http.client.HTTPSConnection("127.0.0.1", self.fake_port, context=ctx, timeout=30)
+        c.request(method, path, body=json.dumps(body) if body is not None else None,
+                  headers={"Content-Type": "application/json"})
+        r = c.getresponse()
+        raw = r.read()
+        c.close()
+        return json.loads(raw) if raw else None
+
+    # ------------------------------------------------------------------ httpd
+    def mint_keys(self):
+        keygen = os.path.join(self.build, "dockpay-keygen")
+        lines = []
+        for name, scopes in [("admin", "admin"), ("docker_read", "docker:read"),
+                             ("docker_write", "docker:read,docker:write"),
+                             ("payments_read", "payments:read"),
+                             ("payments_write", "payments:read,payments:write")]:
+            out = subprocess.run([keygen, "-q", name, scopes], check=True, capture_output=True,
+                                 text=True).stdout.split("\n")
+            self.keys[name] = out[0]
+            lines.append(out[1])
+        with open(self.path("httpd", "keys"), "w") as f:
+            f.write("# mod_dockpay API keys (name, SHA-256 of the key, scopes)\n" + "\n".join(lines) + "\n")
+
+    def httpd_conf(self):
+        h = self.path("httpd")
+        so = os.path.join(self.build, ".libs", "mod_dockpay.so")
+        p = self.portone
+        portone = ""
+        if p.get("url"):
+            portone = (f'DockpayPortOneURL "{p["url"]}"\n'
+                       f'DockpayPortOneKey "{p["key"]}"\nDockpayPortOneSecret "{p["secret"]}"\n')
+            if p.get("ca"):
+                portone += f'DockpayPortOneCAFile "{p["ca"]}"\n'
+        return f"""# generated by t/harness.py
+ServerRoot "{h}"
+ServerName 127.0.0.1
+Listen 127.0.0.1:{self.port}
+PidFile "{h}/httpd.pid"
+ErrorLog "{h}/error.log"
+LogLevel warn dockpay:info
+LoadModule mpm_event_module {APACHE_MODULES}/mod_mpm_event.so
+LoadModule authz_core_module {APACHE_MODULES}/mod_authz_core.so
+LoadModule dbd_module {APACHE_MODULES}/mod_dbd.so
+LoadModule rewrite_module {APACHE_MODULES}/mod_rewrite.so
+LoadModule dockpay_module "{so}"
+User www-data
+Group www-data
+StartServers 1
+ServerLimit 1
+ThreadsPerChild 64
+MaxRequestWorkers 64
+MinSpareThreads 1
+MaxSpareThreads 64
+MaxKeepAliveRequests 0
+Timeout 30
+DocumentRoot "{h}/htdocs"
+LogFormat "%h %l %u %t \\"%r\\" %>s %b %D %{{X-Request-Id}}o" dockpay
+CustomLog "{h}/access.log" dockpay
+DBDriver mysql
+DBDParams "host=localhost,sock={self.db_sock},user=dockpay,pass={self.db_password},dbname=dockpay,reconnect=0"
+DBDMin 0
+DBDKeep 4
+DBDMax 16
+DBDExptime 60
+<Location /api/v1>
+    SetHandler dockpay
+</Location>
+DockpayKeyFile "{h}/keys"
+DockpayOpenAPIFile "{TOP}/openapi.json"
+DockpayDockerEndpoint unix://{self.docker_sock}
+DockpayComposeRoot "{h}/compose"
+DockpayMaxStreams 8
+DockpayStreamHeartbeat 2
+DockpayPortOneTimeout 3
+DockpayPortOneConnectTimeout 2
+DockpayWebhookAllow 127.0.0.1 ::1
+{portone}{self.extra_conf}
+"""
+
+    def httpd_env(self):
+        env = dict(os.environ)
+        if self.sanitize:
+            rt = subprocess.run(["clang", "-print-file-name=libclang_rt.asan-x86_64.so"],
+                                capture_output=True, text=True).stdout.strip()
+            env["LD_PRELOAD"] = rt
+            env["ASAN_OPTIONS"] = (f"detect_leaks=0:halt_on_error=1:abort_on_error=0:"
+                                   f"log_path={self.path('asan')}/asan")
+            env["UBSAN_OPTIONS"] = f"halt_on_error=1:print_stacktrace=1:log_path={self.path('asan')}/ubsan"
+        return env
+
+    def start_httpd(self, extra_conf=None):
+        h = self.path("httpd")
+        for sub in ["htdocs", "compose"]:
+            os.makedirs(os.path.join(h, sub), exist_ok=True)
+        os.makedirs(self.path("asan"), exist_ok=True)
+        os.chmod(self.path("asan"), 0o777)
+        subprocess.run(["chown", "www-data:www-data", os.path.join(h, "compose")], check=False)
+        if extra_conf is not None:
+            self.extra_conf = extra_conf
+        with open(os.path.join(h, "httpd.conf"), "w") as f:
+            f.write(self.httpd_conf())
+        r = subprocess.run(["apache2", "-f", os.path.join(h, "httpd.conf"), "-k", "start"],
+                           env=self.httpd_env(), capture_output=True, text=True)
+        if r.returncode != 0:
+            raise RuntimeError(f"httpd failed to start: {r.stdout}{r.stderr}")
+        wait_for(lambda: self._http_ok(), 30, "httpd")
+        self.save()
+
+    def _http_ok(self):
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
+        c.request("GET", "/api/v1/health")
+        c.getresponse().read()
+        c.close()
+        return True
+
+    def stop_httpd(self):
+        pid = read_pid(self.path("httpd", "httpd.pid"))
+        if pid and pid_alive(pid):
+            subprocess.run(["apache2", "-f", self.path("httpd", "httpd.conf"), "-k", "stop"],
+                           env=self.httpd_env(), capture_output=True)
+            end = time.time() + 30
+            while pid_alive(pid) and time.time() < end:
+                time.sleep(0.1)
+            if pid_alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+    def restart_httpd(self, extra_conf=""):
+        self.stop_httpd()
+        self.start_httpd(extra_conf)
+
+    # ------------------------------------------------------------------ all
+    def start(self):
+        os.makedirs(self.root, exist_ok=True)
+        os.chmod(self.root, 0o755)
+        os.makedirs(self.path("httpd"), exist_ok=True)
+        if self.fake_enabled and not self.portone.get("url"):
+            self.portone = {"key": "test_key_" + secrets.token_hex(4),
+                            "secret": "test_secret_" + secrets.token_hex(16)}
+        self.save()
+        log(f"root {self.root}")
+        self.start_db()
+        log("MariaDB up")
+        self.start_docker()
+        self.load_busybox()
+        self.start_registry()
+        log("dockerd up" if self.own_docker else "using /var/run/docker.sock")
+        self.start_fake()
+        if self.fake_enabled:
+            self.portone["url"] = self.fake_url
+            self.portone["ca"] = self.path("tls", "cert.pem")
+            log(f"fake PortOne on {self.fake_url}")
+        self.mint_keys()
+        self.save()
+        self.start_httpd()
+        log(f"httpd on {self.base_url}")
+
+    def stop(self):
+        self.stop_httpd()
+        self.stop_fake()
+        if self.own_docker and os.path.exists(self.docker_sock):
+            try:
+                ids = self.docker("ps", "-aq", check=False).split()
+                if ids:
+                    self.docker("rm", "-f", *ids, check=False)
+            except Exception:
+                pass
+        self.stop_registry()
+        self.stop_docker()
+        self.stop_db()
+        if self.own_docker:
+            subprocess.run(["ip", "netns", "del", self.ns], capture_output=True)
+
+    def cleanup(self):
+        # unmount anything dockerd left under the root, then remove it
+        with open("/proc/mounts") as f:
+            mounts = [l.split()[1] for l in f if l.split()[1].startswith(self.root)]
+        for m in sorted(mounts, key=len, reverse=True):
+            subprocess.run(["umount", "-l", m], capture_output=True)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------- commands
+def docker_socket_answers(path="/var/run/docker.sock"):
+    try:
+        return os.path.exists(path) and docker_api(path, "GET", "/_ping", timeout=2)[0] == 200
+    except OSError:
+        return False
+
+
+def read_env(path):
+    env = {}
+    if os.path.exists(path):
+        with open(path) as f:
+            for line in f:
+                line = line.strip()
+                if line and not line.startswith("#") and "=" in line:
+                    k, v = line.split("=", 1)
+                    env[k.strip()] = v.strip().strip('"').strip("'")
+    return env
+
+
+def cmd_run(args):
+    root = os.path.abspath(args.root)
+    if os.path.exists(os.path.join(root, "state.json")):
+        old = Stack.attach(root)
+        if read_pid(old.path("httpd", "httpd.pid")) and pid_alive(read_pid(old.path("httpd", "httpd.pid"))):
+            print(f"already running at {old.base_url} (./dev stop first)")
+            return 0
+    env = read_env(os.path.join(TOP, ".env"))
+    use_fake = env.get("DOCKPAY_FAKE_PORTONE", "1") == "1" or not env.get("PORTONE_API_KEY")
+    portone = None
+    if not use_fake:
+        portone = {"url": env.get("PORTONE_API_URL", "https://api.iamport.kr"),
+                   "key": env["PORTONE_API_KEY"], "secret": env.get("PORTONE_API_SECRET", "")}
+    st = Stack(root, args.build, port=int(env.get("DOCKPAY_PORT", "8080")),
+               own_docker=not docker_socket_answers(), fake=use_fake, portone=portone)
+    if os.path.exists(os.path.join(root, "state.json")):
+        old = Stack.attach(root)  # keep the database password and keys of the first run
+        st.db_password, st.ns = old.db_password, old.ns
+    st.start()
+    print(f"""
+mod_dockpay is running.
+  base URL : {st.base_url}
+  admin key: {st.keys['admin']}
+  docker   : {st.docker_sock}{' (private engine)' if st.own_docker else ''}
+  PortOne  : {st.portone.get('url')}{' (the test fake: no real payments)' if use_fake else ''}
+  logs     : {st.path('httpd', 'error.log')}
+Try:
+  curl -s {st.base_url}/health
+  curl -s -H 'Authorization: Bearer {st.keys['admin']}' {st.base_url}/system/version
+Stop with ./dev stop
+""")
+    return 0
+
+
+def cmd_stop(args):
+    root = os.path.abspath(args.root)
+    if not os.path.exists(os.path.join(root, "state.json")):
+        print("nothing is running")
+        return 0
+    Stack.attach(root).stop()
+    print("stopped")
+    return 0
+
+
+def cmd_test(args):
+    root = tempfile.mkdtemp(prefix="dpt-", dir="/tmp")
+    st = Stack(root, args.build, sanitize=args.sanitize)
+    rc = 1
+    try:
+        st.start()
+        env = dict(os.environ, DP_STACK=root, PYTHONDONTWRITEBYTECODE="1")
+        pytest = [("/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable),
+                  "-m", "pytest", "-p", "no:cacheprovider", "-q", "-ra",
+                  os.path.join(TOP, "t", "integration"), *args.pytest_args]
+        rc = subprocess.run(pytest, env=env, cwd=TOP).returncode
+        asan = [f for f in os.listdir(st.path("asan")) if os.path.getsize(st.path("asan", f)) > 0]
+        if asan:
+            for f in asan:
+                with open(st.path("asan", f)) as fh:
+                    print(f"==== sanitizer report {f}\n{fh.read()[:20000]}")
+            log("sanitizer reports found: failing the run")
+            rc = rc or 1
+    finally:
+        try:
+            st.stop()
+        finally:
+            if os.environ.get("DP_KEEP") != "1":
+                st.cleanup()
+            else:
+                log(f"kept {root}")
+    return rc
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("run")
+    r.add_argument("--root", default=os.path.join(TOP, ".run"))
+    r.add_argument("--build", default=os.path.join(TOP, "build"))
+    s = sub.add_parser("stop")
+    s.add_argument("--root", default=os.path.join(TOP, ".run"))
+    t = sub.add_parser("test")
+    t.add_argument("--build", required=True)
+    t.add_argument("--sanitize", action="store_true")
+    t.add_argument("pytest_args", nargs="*")
+    args = ap.parse_args()
+    return {"run": cmd_run, "stop": cmd_stop, "test": cmd_test}[args.cmd](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,130 @@
+"""pytest fixtures for integration tests through a real httpd (see docs/DEVELOPING.md).
+The services are started by `t/harness.py test`, which passes their folder in DP_STACK."""
+import os
+import re
+import sys
+
+import pytest
+import requests
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from harness import Stack, docker_api  # noqa: E402
+
+BAD_LOG = re.compile(r"\[[a-z_]*:?(error|crit|alert|emerg)\]")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "allow_log(regex): error-log lines this test expects")
+
+
+class TestStack:
+    """The running stack plus helpers for tests."""
+
+    def __init__(self, root):
+        self.s = Stack.attach(root)
+
+    def __getattr__(self, name):
+        return getattr(self.s, name)
+
+    @property
+    def tmp(self):
+        return self.s.root
+
+    def docker_api(self, method, path, body=None, headers=None, timeout=60):
+        return docker_api(self.s.docker_sock, method, path, body=body, headers=headers, timeout=timeout)
+
+    def sql(self, query, *params):
+        """Runs SQL in the test database as root; %s placeholders are quoted safely."""
+        def q(v):
+            if v is None:
+                return "NULL"
+            if isinstance(v, (int, float)):
+                return str(v)
+            return "'" + str(v).replace("\\", "\\\\").replace("'", "\\'") + "'"
+        if params:
+            query = query % tuple(q(p) for p in params)
+        out = self.s.mysql_root(query, "dockpay")
+        return [tuple(None if c == "NULL" else c for c in line.split("\t")) for line in out.splitlines()]
+
+    def error_log(self):
+        with open(self.s.path("httpd", "error.log"), errors="replace") as f:
+            return f.read()
+
+    def access_log(self):
+        with open(self.s.path("httpd", "access.log"), errors="replace") as f:
+            return f.read()
+
+    def restart_httpd(self, extra_conf=""):
+        self.s.restart_httpd(extra_conf)
+
+
+@pytest.fixture(scope="session")
+def stack():
+    root = os.environ.get("DP_STACK")
+    if not root:
+        pytest.exit("run the integration tests through ./dev test (DP_STACK is not set)", 2)
+    return TestStack(root)
+
+
+class Api:
+    """requests wrapper: paths below /api/v1, the admin key by default (key=None sends none)."""
+
+    _DEFAULT = object()
+
+    def __init__(self, stack):
+        self.stack = stack
+        self.session = requests.Session()
+
+    def request(self, method, path, key=_DEFAULT, headers=None, **kw):
+        h = dict(headers or {})
+        if key is Api._DEFAULT:
+            key = self.stack.keys["admin"]
+        if key is not None:
+            h["Authorization"] = f"Bearer {key}"
+        kw.setdefault("timeout", 120)
+        return self.session.request(method, self.stack.base_url + path, headers=h, **kw)
+
+    def get(self, path, **kw):
+        return self.request("GET", path, **kw)
+
+    def post(self, path, **kw):
+        return self.request("POST", path, **kw)
+
+    def delete(self, path, **kw):
+        return self.request("DELETE", path, **kw)
+
+    def put(self, path, **kw):
+        return self.request("PUT", path, **kw)
+
+
+@pytest.fixture
+def api(stack):
+    a = Api(stack)
+    yield a
+    a.session.close()
+
+
+@pytest.fixture(autouse=True)
+def no_unexpected_errors(request, stack):
+    """Fails a test that made httpd log an unexpected [error]/[crit]/[alert]/[emerg] line."""
+    path = stack.s.path("httpd", "error.log")
+    start = os.path.getsize(path) if os.path.exists(path) else 0
+    yield
+    allowed = [re.compile(m.args[0]) for m in request.node.iter_markers("allow_log")]
+    with open(path, errors="replace") as f:
+        f.seek(start)
+        new = f.read()
+    bad = [l for l in new.splitlines() if BAD_LOG.search(l) and not any(a.search(l) for a in allowed)]
+    assert not bad, "unexpected error-log lines:\n" + "\n".join(bad[:20])
+
+
+def assert_problem(resp, status, code=None):
+    """Asserts an RFC 9457 problem+json answer with the given status (and code)."""
+    assert resp.status_code == status, f"expected {status}, got {resp.status_code}: {resp.text[:500]}"
+    assert resp.headers.get("Content-Type", "").startswith("application/problem+json"), resp.headers
+    body = resp.json()
+    assert body["status"] == status and body["title"] and "type" in body, body
+    if code:
+        assert body["code"] == code, body
+    assert resp.headers.get("X-Request-Id")
+    return body

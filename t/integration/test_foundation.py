@@ -1,0 +1,154 @@
+"""Foundation: health, auth, routing errors, body limits, request ids, audit, config checks."""
+import os
+import subprocess
+import time
+
+import pytest
+
+from conftest import assert_problem
+
+
+def test_health_reports_each_dependency(api):
+    r = api.get("/health", key=None)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body == {"status": "ok", "docker": "ok", "database": "ok", "portone": "configured"}
+    assert r.headers["Content-Type"].startswith("application/json")
+
+
+def test_system_version_end_to_end(api, stack):
+    r = api.get("/system/version")
+    assert r.status_code == 200, r.text
+    mine = r.json()
+    status, direct = stack.docker_api("GET", "/version")
+    assert status == 200
+    assert mine["ApiVersion"] == direct["ApiVersion"] and mine["Version"] == direct["Version"]
+
+
+def test_no_key_is_401_with_challenge(api):
+    r = api.get("/system/version", key=None)
+    assert_problem(r, 401, "unauthorized")
+    assert r.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+@pytest.mark.parametrize("header", ["Bearer dpk_not_a_key", "Basic YWRtaW46YWRtaW4=", "Bearer ", "dpk_x"])
+def test_bad_credentials_are_401(api, header):
+    r = api.get("/system/version", key=None, headers={"Authorization": header})
+    assert_problem(r, 401, "unauthorized")
+
+
+def test_missing_scope_is_403(api, stack):
+    r = api.get("/system/version", key=stack.keys["payments_read"])
+    body = assert_problem(r, 403, "insufficient_scope")
+    assert "docker:read" in body["detail"]
+    assert api.get("/system/version", key=stack.keys["docker_read"]).status_code == 200
+
+
+def test_unknown_route_is_404_problem(api):
+    assert_problem(api.get("/no/such/thing"), 404, "not_found")
+    assert_problem(api.get("/no/such/thing", key=None), 404, "not_found")
+
+
+def test_wrong_method_is_405_with_allow(api):
+    r = api.put("/containers")
+    assert_problem(r, 405, "method_not_allowed")
+    allow = {m.strip() for m in r.headers["Allow"].split(",")}
+    assert {"GET", "POST", "HEAD"} <= allow
+    r = api.get("/containers/abc/start")
+    assert_problem(r, 405)
+    assert r.headers["Allow"] == "POST"
+
+
+def test_body_over_limit_is_413(api):
+    r = api.post("/payments/prepare", data=b"{" + b" " * (2 * 1024 * 1024) + b"}",
+                 headers={"Content-Type": "application/json"})
+    assert_problem(r, 413, "body_too_large")
+
+
+def test_malformed_json_is_400_naming_where(api):
+    r = api.post("/payments/prepare", data='{"merchant_uid": "a",\n "amount": }',
+                 headers={"Content-Type": "application/json"})
+    body = assert_problem(r, 400, "malformed_json")
+    assert "line 2" in body["detail"]
+
+
+def test_wrong_content_type_is_415(api):
+    r = api.post("/payments/prepare", data="merchant_uid=a&amount=1",
+                 headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert_problem(r, 415, "unsupported_media_type")
+
+
+def test_request_id_is_echoed_or_generated(api, stack):
+    r = api.get("/health", key=None, headers={"X-Request-Id": "trace-abc.123"})
+    assert r.headers["X-Request-Id"] == "trace-abc.123"
+    r = api.get("/health", key=None, headers={"X-Request-Id": "bad id\twith space"})
+    assert r.headers["X-Request-Id"] != "bad id\twith space" and len(r.headers["X-Request-Id"]) == 32
+    r = api.get("/nope", key=None)
+    rid = r.headers["X-Request-Id"]
+    time.sleep(0.2)
+    assert rid in stack.access_log()
+
+
+def test_writes_leave_an_audit_row(api, stack):
+    r = api.post("/containers/doesnotexist-xyz/start", headers={"X-Request-Id": "audit-test-1"})
+    assert r.status_code == 404
+    rows = stack.sql("SELECT key_name, method, path, status FROM audit_log WHERE request_id = %s", "audit-test-1")
+    assert rows == [("admin", "POST", "/containers/doesnotexist-xyz/start", "404")]
+    api.get("/system/version", headers={"X-Request-Id": "audit-test-2"})
+    assert stack.sql("SELECT COUNT(*) FROM audit_log WHERE request_id = %s", "audit-test-2") == [("0",)]
+
+
+def test_openapi_document_is_served(api):
+    r = api.get("/openapi.json", key=None)
+    assert r.status_code == 200
+    assert r.json()["openapi"].startswith("3.1")
+
+
+@pytest.mark.allow_log(r"dbd|DBD|mysql|MySQL|database")
+def test_database_down_is_503_then_recovers(api, stack):
+    stack.stop_db()
+    try:
+        t0 = time.time()
+        r = api.get("/health", key=None)
+        assert time.time() - t0 < 5
+        assert r.status_code == 503 and r.json()["database"] == "down"
+    finally:
+        stack.start_db()
+    for _ in range(20):
+        if api.get("/health", key=None).status_code == 200:
+            break
+        time.sleep(0.5)
+    assert api.get("/health", key=None).json()["database"] == "ok"
+
+
+def test_docker_down_is_503_fast_then_recovers(api, stack):
+    stack.stop_docker()
+    try:
+        t0 = time.time()
+        r = api.get("/system/version")
+        assert time.time() - t0 < 1.5
+        assert_problem(r, 503, "docker_unavailable")
+        assert r.headers.get("Retry-After")
+        assert api.get("/health", key=None).json()["docker"] == "down"
+    finally:
+        stack.start_docker()
+    assert api.get("/system/version").status_code == 200
+
+
+@pytest.mark.parametrize("directive", [
+    "DockpayMaxBody lots", "DockpayDockerEndpoint tcp://1.2.3.4:2375", "DockpayPortOneURL ftp://x",
+    "DockpayWebhookAllow not-an-ip", "DockpayPolicyAllow everything", "DockpayMaxStreams 0",
+])
+def test_bad_directive_fails_config_test_naming_it(stack, tmp_path, directive):
+    conf = open(stack.s.path("httpd", "httpd.conf")).read() + "\n" + directive + "\n"
+    p = tmp_path / "bad.conf"
+    p.write_text(conf)
+    r = subprocess.run(["apache2", "-t", "-f", str(p)], capture_output=True, text=True, env=stack.s.httpd_env())
+    assert r.returncode != 0
+    assert directive.split()[0] in (r.stdout + r.stderr)
+
+
+def test_good_config_passes_config_test(stack):
+    r = subprocess.run(["apache2", "-t", "-f", stack.s.path("httpd", "httpd.conf")], env=stack.s.httpd_env(),
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
