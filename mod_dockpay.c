@@ -503,8 +503,7 @@ static int dockpay_handler(request_rec *r)
     q->conf = c;
     q->proc = c->proc;
     q->rid = request_id(r);
-    apr_table_setn(r->headers_out, "X-Request-Id", q->rid);
-    apr_table_setn(r->err_headers_out, "X-Request-Id", q->rid);
+    apr_table_setn(r->err_headers_out, "X-Request-Id", q->rid);  /* sent with every status */
     apr_table_setn(r->subprocess_env, "DOCKPAY_REQUEST_ID", q->rid);
     apr_table_setn(r->subprocess_env, "no-gzip", "1");
     if (q->proc == NULL) {

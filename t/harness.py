@@ -239,6 +239,7 @@ class Stack:
             subprocess.Popen(["nsenter", f"--net=/var/run/netns/{self.ns}", "dockerd",
                               "--data-root", f"{d}/data", "--exec-root", f"{d}/exec",
                               "--pidfile", f"{d}/pid", "-H", f"unix://{self.docker_sock}",
+                              "-G", "www-data",  # httpd's children run as www-data
                               "--iptables=false", "--ip6tables=false", "--bridge=none",
                               "--storage-driver=vfs"],
                              stdout=logf, stderr=logf, stdin=subprocess.DEVNULL, start_new_session=True)
@@ -554,8 +555,12 @@ def cmd_run(args):
     if not use_fake:
         portone = {"url": env.get("PORTONE_API_URL", "https://api.iamport.kr"),
                    "key": env["PORTONE_API_KEY"], "secret": env.get("PORTONE_API_SECRET", "")}
+    own_docker = not docker_socket_answers()
+    if not own_docker:
+        # httpd's children run as www-data: they need the docker group to use the socket
+        subprocess.run(["usermod", "-aG", "docker", "www-data"], check=False)
     st = Stack(root, args.build, port=int(env.get("DOCKPAY_PORT", "8080")),
-               own_docker=not docker_socket_answers(), fake=use_fake, portone=portone)
+               own_docker=own_docker, fake=use_fake, portone=portone)
     if os.path.exists(os.path.join(root, "state.json")):
         old = Stack.attach(root)  # keep the database password and keys of the first run
         st.db_password, st.ns = old.db_password, old.ns
