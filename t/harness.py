@@ -52,6 +52,13 @@ def wait_for(pred, timeout, what):
 
 
 def pid_alive(pid):
+    """True while pid runs; a zombie (exited, not yet reaped by its parent) counts as gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                return False
+    except (OSError, IndexError, TypeError):
+        pass
     try:
         os.kill(pid, 0)
         return True
