@@ -4,6 +4,26 @@
 
 #include "dp_router.h"
 
+/* Copies a parameter; with AllowEncodedSlashes NoDecode httpd leaves only %2F encoded in
+ * r->uri, so that is the one escape decoded here (a segment may then hold a '/'). */
+static char *param_value(apr_pool_t *p, const char *s, apr_size_t len)
+{
+    char *out = apr_palloc(p, len + 1);
+    apr_size_t i, o = 0;
+
+    for (i = 0; i < len; ++i) {
+        if (s[i] == '%' && i + 2 < len && s[i + 1] == '2' && (s[i + 2] == 'F' || s[i + 2] == 'f')) {
+            out[o++] = '/';
+            i += 2;
+        }
+        else {
+            out[o++] = s[i];
+        }
+    }
+    out[o] = '\0';
+    return out;
+}
+
 /* Matches one pattern against path; fills params (may be NULL) on success. */
 static int pattern_match(apr_pool_t *p, const char *pattern, const char *path, apr_table_t *params)
 {
@@ -36,7 +56,7 @@ static int pattern_match(apr_pool_t *p, const char *pattern, const char *path, a
                 return 0;
             }
             if (params) {
-                apr_table_setn(params, apr_pstrmemdup(p, pp + 1, nlen), apr_pstrmemdup(p, sp, slen));
+                apr_table_setn(params, apr_pstrmemdup(p, pp + 1, nlen), param_value(p, sp, slen));
             }
         }
         else if (plen != slen || strncmp(pp, sp, plen) != 0) {

@@ -404,6 +404,7 @@ MaxSpareThreads 64
 MaxKeepAliveRequests 0
 Timeout 30
 DocumentRoot "{h}/htdocs"
+AllowEncodedSlashes NoDecode
 LogFormat "%h %l %u %t \\"%r\\" %>s %b %D %{{X-Request-Id}}o" dockpay
 CustomLog "{h}/access.log" dockpay
 DBDriver mysql

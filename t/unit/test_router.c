@@ -38,6 +38,12 @@ START_TEST(greedy_tail_takes_slashes_and_colons)
     ck_assert_str_eq(apr_table_get(p, "name"), "localhost:5000/team/app:1.2");
     rt = m("DELETE", "/images/busybox:latest", &p, &rv, NULL);
     ck_assert_str_eq(rt->id, "images.delete");
+    rt = m("GET", "/images/localhost%3A5000%2Fteam%2Fapp", &p, &rv, NULL);
+    ck_assert_str_eq(rt->id, "images.inspect");
+    ck_assert_str_eq(apr_table_get(p, "name"), "localhost%3A5000/team/app");
+    rt = m("GET", "/containers/..%2F..%2Fetc", &p, &rv, NULL);
+    ck_assert_str_eq(rt->id, "containers.inspect");
+    ck_assert_str_eq(apr_table_get(p, "id"), "../../etc");
     m("GET", "/images/x/", &p, &rv, NULL);
     ck_assert_int_eq(rv, APR_NOTFOUND);
 }
