@@ -17,6 +17,7 @@ const dp_stmt_def_t dp_store_core_statements[] = {
 const dp_stmt_def_t *const dp_store_tables[] = {
     dp_store_core_statements,
     dp_store_pay_statements,
+    dp_store_sub_statements,
     NULL
 };
 
@@ -83,7 +84,7 @@ apr_status_t dp_store_select(apr_dbd_results_t **pres, dp_problem_t **pprob, dp_
     if ((rv = dp_store_stmt(&stmt, pprob, db, label)) != APR_SUCCESS) {
         return rv;
     }
-    dbrv = apr_dbd_pbselect(db->driver, db->pool, db->handle, pres, stmt, 1, args);
+    dbrv = apr_dbd_pbselect(db->driver, db->pool, db->handle, pres, stmt, 0, args);
     if (dbrv != 0) {
         return dp_store_fail(pprob, db, dbrv, label);
     }
@@ -162,7 +163,7 @@ static apr_status_t select_one(const char **pval, dp_problem_t **pprob, dp_db_t 
     if ((rv = dp_store_stmt(&stmt, pprob, db, label)) != APR_SUCCESS) {
         return rv;
     }
-    dbrv = apr_dbd_pbselect(db->driver, db->pool, db->handle, &res, stmt, 1, NULL);
+    dbrv = apr_dbd_pbselect(db->driver, db->pool, db->handle, &res, stmt, 0, NULL);
     if (dbrv != 0) {
         return dp_store_fail(pprob, db, dbrv, label);
     }

@@ -26,6 +26,7 @@ typedef struct dp_db_t {
 /* Statement tables, each terminated by a { NULL, NULL } row. */
 extern const dp_stmt_def_t dp_store_core_statements[];
 extern const dp_stmt_def_t dp_store_pay_statements[];
+extern const dp_stmt_def_t dp_store_sub_statements[];
 /* All tables, NULL-terminated. */
 extern const dp_stmt_def_t *const dp_store_tables[];
 
@@ -41,7 +42,8 @@ apr_status_t dp_store_fail(dp_problem_t **pprob, dp_db_t *db, int dbrv, const ch
 apr_status_t dp_store_exec(int *pnrows, dp_problem_t **pprob, dp_db_t *db, const char *label,
                            const void **args);
 
-/* Runs a SELECT by label with binary arguments; *pres is a random-access result. */
+/* Runs a SELECT by label with binary arguments; *pres is a sequential result: read every row
+ * with apr_dbd_get_row(..., -1) (apr_dbd_mysql's random access would need 1-based row numbers). */
 apr_status_t dp_store_select(apr_dbd_results_t **pres, dp_problem_t **pprob, dp_db_t *db,
                              const char *label, const void **args);
 
