@@ -1,0 +1,172 @@
+/* dp_pay: payment logic on top of the PortOne client and the payment records: lookups,
+ * prepare, cancel, virtual accounts, verification, the local list and webhook processing.
+ * Handlers only map HTTP to these calls. */
+#ifndef DP_PAY_H
+#define DP_PAY_H
+
+#include <apr_pools.h>
+#include <json-c/json.h>
+
+#include "dp_problem.h"
+#include "dp_portone.h"
+#include "dp_store.h"
+
+/* ------------------------------------------------------------------------------------------ */
+/* pure rules (unit-tested) */
+
+/* Rank of a local status in the forward-only order prepared < ready < failed < paid <
+ * cancelled; -1 for anything else. */
+int dp_pay_status_rank(const char *status);
+
+/* True when a record in status cur may take status next (same or later in the order). */
+int dp_pay_status_advances(const char *cur, const char *next);
+
+/* Normalises a bank code (3-digit KFTC "004", 2-digit "04", or "BK04") to the 3-digit code of
+ * the table of portone-v1.md section 7 (in p), or NULL when it is none of them. */
+const char *dp_pay_bank_normalise(apr_pool_t *p, const char *code);
+
+/* Returns the bank's name for a 3-digit code, or NULL. */
+const char *dp_pay_bank_name(const char *code3);
+
+/* True when s is a valid imp_uid: 1..32 characters of [A-Za-z0-9._:-]. */
+int dp_pay_valid_imp_uid(const char *s);
+
+/* True when s is a valid merchant_uid: 1..40 bytes of UTF-8, no control characters, no '/'. */
+int dp_pay_valid_merchant_uid(const char *s);
+
+/* Reads an amount member (an integer, or a number with no fraction) into *pval; 0 if absent. */
+int dp_pay_json_amount(apr_int64_t *pval, json_object *o, const char *key);
+
+/* Outcome of comparing PortOne's amount with what the server expects. */
+typedef enum {
+    DP_VERIFY_OK = 0,          /* actual equals every expectation */
+    DP_VERIFY_MISMATCH,        /* actual differs from an expectation */
+    DP_VERIFY_NO_EXPECTATION   /* nothing to compare with (no prepared amount, none given) */
+} dp_verify_t;
+
+/* Compares actual with the prepared amount and the requested one (either may be NULL);
+ * *pexpected is the amount that was expected (prepared first). */
+dp_verify_t dp_pay_decide(apr_int64_t *pexpected, const apr_int64_t *prepared,
+                          const apr_int64_t *requested, apr_int64_t actual);
+
+/* True when a mismatching payment in PortOne status status is to be cancelled. */
+int dp_pay_should_cancel(dp_verify_t v, const char *status, int auto_cancel);
+
+/* Maps one PortOne answer (HTTP status and body) to its "response" member or a problem: the
+ * mapping dp_portone_call applies (implemented in dp_portone.c; exposed for tests). */
+apr_status_t dp_portone_envelope(json_object **presponse, dp_problem_t **pprob, apr_pool_t *p,
+                                 int http_status, const char *body, apr_size_t len);
+
+/* Maps a dp_http_perform failure to a problem: 503 unreachable, 504 timeout, 502 otherwise. */
+apr_status_t dp_portone_transport_problem(dp_problem_t **pprob, apr_pool_t *p, apr_status_t rv);
+
+/* ------------------------------------------------------------------------------------------ */
+/* webhooks */
+
+/* One PortOne webhook notification (V1: imp_uid, merchant_uid, status, cancellation_id). */
+typedef struct dp_webhook_t {
+    const char *imp_uid;
+    const char *merchant_uid;
+    const char *status;
+    const char *cancellation_id;   /* NULL when absent */
+} dp_webhook_t;
+
+/* Parses a webhook body (ctype application/json or application/x-www-form-urlencoded) into
+ * ev: 415 for another type, 400 for a malformed body or a missing field, 422 for a bad value. */
+apr_status_t dp_webhook_parse(dp_webhook_t *ev, dp_problem_t **pprob, apr_pool_t *p,
+                              const char *ctype, const char *body, apr_size_t len);
+
+/* Returns the event's dedupe key: the hex SHA-256 of its fields (64 characters, in p). */
+const char *dp_webhook_dedupe_key(apr_pool_t *p, const dp_webhook_t *ev);
+
+/* ------------------------------------------------------------------------------------------ */
+/* operations */
+
+/* What an operation works with, filled by the handler for one request. */
+typedef struct dp_pay_env_t {
+    apr_pool_t *pool;
+    dp_portone_t *portone;       /* NULL: PortOne is not configured (503) */
+    dp_db_t *db;                 /* NULL: no database (lookups still answer, writes 503) */
+    const char *channel_key;     /* DockpayPortOneChannelKey, or NULL */
+    const char *pg;              /* DockpayPortOnePG, or NULL */
+    int vbank_due_days;          /* DockpayVbankDueDays */
+    int auto_cancel;             /* DockpayAutoCancelMismatch */
+} dp_pay_env_t;
+
+/* Records what a PortOne payment object says about its order, in one transaction: creates the
+ * order row if needed (setting the expected amount from *expected when given and unset),
+ * moves the status only forward, records every cancel_history entry by cancellation_id.
+ * A payment whose amount differs from the order's expected amount is not attached (never
+ * marks the order paid): *poutcome is then "amount_mismatch", else "applied" ("unknown_order"
+ * when create is false and no order with an expected amount exists). poutcome may be NULL. */
+apr_status_t dp_pay_record(const char **poutcome, dp_problem_t **pprob, dp_db_t *db,
+                           json_object *payment, const apr_int64_t *expected, int create);
+
+/* Asks PortOne for a payment by imp_uid or (when imp_uid is NULL) by merchant_uid, records it
+ * when a database is at hand, and returns PortOne's payment object. */
+apr_status_t dp_pay_lookup(json_object **ppayment, dp_problem_t **pprob, dp_pay_env_t *e,
+                           const char *imp_uid, const char *merchant_uid);
+
+/* Registers merchant_uid/amount at PortOne and records the order; *pcreated is 0 when the same
+ * pair was already registered (idempotent), 409 prepare_conflict for another amount. *pout is
+ * {"merchant_uid","amount","currency"}. */
+apr_status_t dp_pay_prepare(json_object **pout, int *pcreated, dp_problem_t **pprob,
+                            dp_pay_env_t *e, const char *merchant_uid, apr_int64_t amount);
+
+/* A cancel request (validated by the handler). */
+typedef struct dp_pay_cancel_req_t {
+    const char *imp_uid;          /* one of imp_uid and merchant_uid */
+    const char *merchant_uid;
+    int has_amount;               /* partial amount; the whole remainder when 0 */
+    apr_int64_t amount;
+    const char *reason;
+    int has_tax_free;
+    apr_int64_t tax_free;
+    const char *refund_holder;
+    const char *refund_bank;
+    const char *refund_account;
+} dp_pay_cancel_req_t;
+
+/* Cancels (part of) a paid payment with PortOne's checksum set to the cancellable remainder
+ * the server knows, records the cancellation(s), and returns PortOne's payment object.
+ * 409 when already cancelled, not paid, over the remainder, or the remainder changed. */
+apr_status_t dp_pay_cancel(json_object **ppayment, dp_problem_t **pprob, dp_pay_env_t *e,
+                           const dp_pay_cancel_req_t *r);
+
+/* A virtual account request (validated by the handler, vbank_code checked). */
+typedef struct dp_pay_vbank_req_t {
+    const char *merchant_uid;
+    apr_int64_t amount;
+    const char *vbank_code;
+    apr_int64_t vbank_due;        /* unix seconds; 0: now + vbank_due_days */
+    const char *vbank_holder;
+    const char *name;
+    const char *buyer_name, *buyer_email, *buyer_tel, *buyer_addr, *buyer_postcode;
+} dp_pay_vbank_req_t;
+
+/* Issues a virtual account at PortOne (channel_key/pg from the configuration), records the
+ * order with status ready, and returns PortOne's payment object. */
+apr_status_t dp_pay_vbank(json_object **ppayment, dp_problem_t **pprob, dp_pay_env_t *e,
+                          const dp_pay_vbank_req_t *r);
+
+/* Verifies a payment: PortOne's amount against the order's prepared amount and *amount (if
+ * given), its status against status (if given). *pout = {"verified": true, "payment": ...};
+ * else 409 amount_mismatch (members expected, actual, cancelled) or status_mismatch; a paid
+ * mismatching payment is cancelled at PortOne when auto_cancel is on. */
+apr_status_t dp_pay_verify(json_object **pout, dp_problem_t **pprob, dp_pay_env_t *e,
+                           const char *imp_uid, const apr_int64_t *amount, const char *status);
+
+/* Lists local records, newest first: status may be NULL, from/to unix seconds (-1: open),
+ * page from 1, limit 1..100. *pout = {"items","page","limit","total"}. */
+apr_status_t dp_pay_list(json_object **pout, dp_problem_t **pprob, dp_pay_env_t *e,
+                         const char *status, apr_int64_t from, apr_int64_t to,
+                         apr_int64_t page, apr_int64_t limit);
+
+/* Processes a webhook: records the raw event first (503 when it cannot), then (unless it was
+ * already processed) re-queries PortOne, checks merchant_uid and amount against the order and
+ * records the payment; *pout = {"received": true, "outcome": ..., "duplicate": bool}. */
+apr_status_t dp_pay_webhook(json_object **pout, dp_problem_t **pprob, dp_pay_env_t *e,
+                            const dp_webhook_t *ev, const char *source_ip,
+                            const char *raw, apr_size_t rawlen);
+
+#endif

@@ -1,0 +1,55 @@
+"""Helpers shared by the payments, webhook and PortOne-client integration tests."""
+import uuid
+
+from conftest import assert_problem  # noqa: F401  (re-exported for the payment tests)
+
+
+def new_mu(tag="order"):
+    """A fresh merchant_uid (the fake and the database keep state for the whole session)."""
+    return f"{tag}-{uuid.uuid4().hex[:16]}"
+
+
+def fake_payment(stack, imp_uid):
+    """The fake's current record of imp_uid."""
+    for p in stack.fake("GET", "/__control/state")["payments"]:
+        if p["imp_uid"] == imp_uid:
+            return p
+    return None
+
+
+def api_calls(stack):
+    """Counts of real API calls at the fake (control routes and connections excluded)."""
+    return {k: v for k, v in stack.fake("GET", "/__control/counts").items() if k != "connections"}
+
+
+def row(stack, merchant_uid):
+    """(status, prepared_amount, amount, cancelled_amount, imp_uid) of the local order, or None."""
+    rows = stack.sql("SELECT status, prepared_amount, amount, cancelled_amount, imp_uid FROM payments "
+                     "WHERE merchant_uid = %s", merchant_uid)
+    if not rows:
+        return None
+    s, pa, a, c, imp = rows[0]
+    return (s, int(pa) if pa is not None else None, int(a) if a is not None else None, int(c), imp)
+
+
+def prepared_and_paid(api, stack, amount=1000, paid=None, webhook=False):
+    """prepare(amount) then approve at the fake with `paid` (default: amount); returns (mu, imp_uid)."""
+    mu = new_mu()
+    r = api.post("/payments/prepare", json={"merchant_uid": mu, "amount": amount})
+    assert r.status_code == 201, r.text
+    a = stack.fake("POST", "/__control/approve", {"merchant_uid": mu, "amount": paid or amount,
+                                                 "webhook": webhook})
+    assert a["ok"], a
+    return mu, a["imp_uid"]
+
+
+def webhook(stack, imp_uid, mu, status, **kw):
+    """Has the fake POST a webhook to the module now; returns (http status, parsed body)."""
+    import json
+    r = stack.fake("POST", "/__control/webhook", dict(imp_uid=imp_uid, merchant_uid=mu, status=status, **kw))
+    assert r["ok"], r
+    try:
+        body = json.loads(r["body"]) if r["body"] else None
+    except ValueError:
+        body = r["body"]
+    return r["status"], body

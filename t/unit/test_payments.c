@@ -1,0 +1,120 @@
+/* Unit tests: payment rules (bank codes, status order, verification decisions, amounts). */
+#include <string.h>
+#include "check_dockpay.h"
+#include "dp_pay.h"
+#include "dp_json.h"
+
+START_TEST(bank_codes_normalise)
+{
+    ck_assert_str_eq(dp_pay_bank_normalise(tp, "004"), "004");
+    ck_assert_str_eq(dp_pay_bank_normalise(tp, "04"), "004");
+    ck_assert_str_eq(dp_pay_bank_normalise(tp, "BK04"), "004");
+    ck_assert_str_eq(dp_pay_bank_normalise(tp, "bk88"), "088");
+    ck_assert_str_eq(dp_pay_bank_normalise(tp, "092"), "092");
+    ck_assert_str_eq(dp_pay_bank_normalise(tp, "289"), "289");   /* securities */
+    ck_assert_ptr_null(dp_pay_bank_normalise(tp, "999"));
+    ck_assert_ptr_null(dp_pay_bank_normalise(tp, "001"));
+    ck_assert_ptr_null(dp_pay_bank_normalise(tp, "4"));
+    ck_assert_ptr_null(dp_pay_bank_normalise(tp, "BK4"));
+    ck_assert_ptr_null(dp_pay_bank_normalise(tp, "0004"));
+    ck_assert_ptr_null(dp_pay_bank_normalise(tp, "KB04"));
+    ck_assert_ptr_null(dp_pay_bank_normalise(tp, "04 "));
+    ck_assert_ptr_null(dp_pay_bank_normalise(tp, ""));
+    ck_assert_ptr_null(dp_pay_bank_normalise(tp, NULL));
+    ck_assert_ptr_nonnull(dp_pay_bank_name("088"));
+    ck_assert_ptr_null(dp_pay_bank_name("08"));
+}
+END_TEST
+
+START_TEST(status_only_moves_forward)
+{
+    ck_assert(dp_pay_status_advances("prepared", "ready"));
+    ck_assert(dp_pay_status_advances("ready", "paid"));
+    ck_assert(dp_pay_status_advances("paid", "cancelled"));
+    ck_assert(dp_pay_status_advances("ready", "failed"));
+    ck_assert(dp_pay_status_advances("prepared", "paid"));
+    ck_assert(dp_pay_status_advances("paid", "paid"));          /* partial cancel keeps paid */
+    ck_assert(dp_pay_status_advances("failed", "paid"));        /* late approval */
+    ck_assert(!dp_pay_status_advances("paid", "ready"));
+    ck_assert(!dp_pay_status_advances("paid", "failed"));
+    ck_assert(!dp_pay_status_advances("cancelled", "paid"));
+    ck_assert(!dp_pay_status_advances("failed", "ready"));
+    ck_assert(!dp_pay_status_advances("ready", "refunded"));
+    ck_assert(dp_pay_status_advances(NULL, "ready"));
+    ck_assert_int_eq(dp_pay_status_rank("prepared"), 0);
+    ck_assert_int_eq(dp_pay_status_rank("cancelled"), 4);
+    ck_assert_int_eq(dp_pay_status_rank("all"), -1);
+}
+END_TEST
+
+START_TEST(verification_decisions)
+{
+    apr_int64_t prepared = 1000, asked = 1000, other = 900, exp = -1;
+
+    ck_assert_int_eq(dp_pay_decide(&exp, &prepared, NULL, 1000), DP_VERIFY_OK);
+    ck_assert_int_eq(exp, 1000);
+    ck_assert_int_eq(dp_pay_decide(&exp, &prepared, &asked, 1000), DP_VERIFY_OK);
+    ck_assert_int_eq(dp_pay_decide(&exp, &prepared, NULL, 10), DP_VERIFY_MISMATCH);
+    ck_assert_int_eq(exp, 1000);
+    ck_assert_int_eq(dp_pay_decide(&exp, NULL, &other, 1000), DP_VERIFY_MISMATCH);
+    ck_assert_int_eq(exp, 900);
+    ck_assert_int_eq(dp_pay_decide(&exp, &prepared, &other, 1000), DP_VERIFY_MISMATCH);
+    ck_assert_int_eq(exp, 1000);
+    ck_assert_int_eq(dp_pay_decide(&exp, NULL, &asked, 1000), DP_VERIFY_OK);
+    ck_assert_int_eq(dp_pay_decide(&exp, NULL, NULL, 1000), DP_VERIFY_NO_EXPECTATION);
+
+    ck_assert(dp_pay_should_cancel(DP_VERIFY_MISMATCH, "paid", 1));
+    ck_assert(!dp_pay_should_cancel(DP_VERIFY_MISMATCH, "paid", 0));
+    ck_assert(!dp_pay_should_cancel(DP_VERIFY_MISMATCH, "ready", 1));
+    ck_assert(!dp_pay_should_cancel(DP_VERIFY_MISMATCH, "cancelled", 1));
+    ck_assert(!dp_pay_should_cancel(DP_VERIFY_OK, "paid", 1));
+}
+END_TEST
+
+START_TEST(amounts_from_portone)
+{
+    json_object *o = NULL;
+    dp_problem_t *prob = NULL;
+    apr_int64_t v = -1;
+    const char *s = "{\"i\":1000,\"d\":1000.0,\"f\":10.5,\"s\":\"1000\",\"n\":null,\"big\":9007199254740993}";
+
+    ck_assert_int_eq(dp_json_parse(&o, &prob, tp, s, strlen(s)), APR_SUCCESS);
+    ck_assert(dp_pay_json_amount(&v, o, "i"));
+    ck_assert_int_eq(v, 1000);
+    ck_assert(dp_pay_json_amount(&v, o, "d"));
+    ck_assert_int_eq(v, 1000);
+    ck_assert(!dp_pay_json_amount(&v, o, "f"));
+    ck_assert(!dp_pay_json_amount(&v, o, "s"));
+    ck_assert(!dp_pay_json_amount(&v, o, "n"));
+    ck_assert(!dp_pay_json_amount(&v, o, "missing"));
+    ck_assert(dp_pay_json_amount(&v, o, "big"));
+}
+END_TEST
+
+START_TEST(identifiers)
+{
+    ck_assert(dp_pay_valid_imp_uid("imp_123456789012"));
+    ck_assert(!dp_pay_valid_imp_uid(""));
+    ck_assert(!dp_pay_valid_imp_uid("imp/1"));
+    ck_assert(!dp_pay_valid_imp_uid("imp_0123456789012345678901234567890"));
+    ck_assert(dp_pay_valid_merchant_uid("order-2024-0001"));
+    ck_assert(dp_pay_valid_merchant_uid("\xec\xa3\xbc\xeb\xac\xb8-1"));  /* Korean is fine */
+    ck_assert(!dp_pay_valid_merchant_uid("a/b"));
+    ck_assert(!dp_pay_valid_merchant_uid("a\nb"));
+    ck_assert(!dp_pay_valid_merchant_uid("\xff"));
+    ck_assert(!dp_pay_valid_merchant_uid("0123456789012345678901234567890123456789X"));
+    ck_assert(!dp_pay_valid_merchant_uid(NULL));
+}
+END_TEST
+
+/* Payment rules test case. */
+TCase *tc_payments(void)
+{
+    TCase *tc = tcase_create("payments");
+    tcase_add_test(tc, bank_codes_normalise);
+    tcase_add_test(tc, status_only_moves_forward);
+    tcase_add_test(tc, verification_decisions);
+    tcase_add_test(tc, amounts_from_portone);
+    tcase_add_test(tc, identifiers);
+    return tc;
+}
