@@ -8,6 +8,7 @@
 #include <json-c/json.h>
 
 #include "dp_dk_misc.h"
+#include "dp_util.h"
 #include "dp_json.h"
 
 /* True when s looks like an image reference, id or digest reference. */
@@ -30,23 +31,7 @@ int dp_dk_image_ref_ok(const char *s)
 /* Returns ref %-encoded for an engine path, keeping '/', ':' and '@'. */
 char *dp_dk_ref_encode(apr_pool_t *p, const char *ref)
 {
-    static const char hex[] = "0123456789ABCDEF";
-    apr_size_t n = strlen(ref), i, o = 0;
-    char *out = apr_palloc(p, 3 * n + 1);
-
-    for (i = 0; i < n; ++i) {
-        unsigned char c = (unsigned char)ref[i];
-        if (apr_isalnum(c) || strchr("-_.~/:@", c)) {
-            out[o++] = (char)c;
-        }
-        else {
-            out[o++] = '%';
-            out[o++] = hex[c >> 4];
-            out[o++] = hex[c & 0x0f];
-        }
-    }
-    out[o] = '\0';
-    return out;
+    return dp_url_encode_keep(p, ref, "/:@");
 }
 
 /* True when ref names a tag or a digest after its last '/'. */

@@ -94,13 +94,20 @@ char *dp_url_decode(apr_pool_t *p, const char *s, apr_size_t len)
 /* Returns s %-encoded for use in a URL path segment or query value. */
 char *dp_url_encode(apr_pool_t *p, const char *s)
 {
+    return dp_url_encode_keep(p, s, "");
+}
+
+/* Like dp_url_encode, but also keeps the characters in keep. */
+char *dp_url_encode_keep(apr_pool_t *p, const char *s, const char *keep)
+{
     static const char hex[] = "0123456789ABCDEF";
     apr_size_t n = strlen(s), i, o = 0;
     char *out = apr_palloc(p, 3 * n + 1);
 
     for (i = 0; i < n; ++i) {
         unsigned char c = (unsigned char)s[i];
-        if (apr_isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+        if (apr_isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~'
+            || (c != '\0' && strchr(keep, c))) {
             out[o++] = (char)c;
         }
         else {

@@ -26,6 +26,9 @@ char *dp_url_decode(apr_pool_t *p, const char *s, apr_size_t len);
 /* Returns s %-encoded for use in a URL path segment or query value, in p. */
 char *dp_url_encode(apr_pool_t *p, const char *s);
 
+/* Like dp_url_encode, but also keeps the characters in keep unencoded (e.g. "/:@"). */
+char *dp_url_encode_keep(apr_pool_t *p, const char *s, const char *keep);
+
 /* Parses a decimal integer in [min,max]; APR_EINVAL if s is not entirely such a number. */
 apr_status_t dp_parse_int(apr_int64_t *pval, const char *s, apr_int64_t min, apr_int64_t max);
 
