@@ -8,6 +8,8 @@
 #include <apr_lib.h>
 
 #include "dp_glue.h"
+#include "dp_dk_progress.h"
+#include "dp_dk_misc.h"
 #include "h_stream.h"
 #include "dp_dk_policy.h"
 #include "dp_dk_logs.h"
@@ -318,61 +320,20 @@ static int containers_action(dp_req_t *q)
 /* ------------------------------------------------------------------------------------------ */
 /* create */
 
-/* Splits an image reference into the repository and the tag or digest Docker pulls. */
-static void image_ref(const char **prepo, const char **ptag, apr_pool_t *p, const char *image)
-{
-    const char *at = strchr(image, '@'), *slash = strrchr(image, '/'), *colon = strrchr(image, ':');
-
-    if (at) {
-        *prepo = image;   /* pulled by digest: fromImage carries it */
-        *ptag = NULL;
-    }
-    else if (colon && (slash == NULL || colon > slash)) {
-        *prepo = apr_pstrmemdup(p, image, (apr_size_t)(colon - image));
-        *ptag = colon + 1;
-    }
-    else {
-        *prepo = image;
-        *ptag = "latest";  /* an empty tag would pull every tag */
-    }
-}
-
-/* Pulls image when the engine does not have it, reading the whole progress stream (errors come
- * in-band: a 200 answer whose stream reports an "error"). */
+/* Pulls image when the engine does not have it (errors come in-band: see dp_dk_pull). */
 static apr_status_t pull_missing(dp_problem_t **pprob, dp_req_t *q, const char *image)
 {
-    const char *repo, *tag, *line, *end;
-    dp_http_resp_t *resp;
+    dp_dk_progress_t *g;
     apr_status_t rv;
     int status = 0;
 
     rv = dp_docker_call(NULL, &status, pprob, Q_DOCKER(q), q->pool, "GET",
-                        apr_pstrcat(q->pool, "/images/", dp_url_encode(q->pool, image), "/json", NULL), NULL);
+                        apr_pstrcat(q->pool, "/images/", dp_dk_ref_encode(q->pool, image), "/json", NULL), NULL);
     if (rv == APR_SUCCESS || status != 404) {
         return rv;
     }
-    image_ref(&repo, &tag, q->pool, image);
-    if ((rv = engine_long(&resp, pprob, q, "POST",
-                          apr_pstrcat(q->pool, "/images/create?fromImage=", dp_url_encode(q->pool, repo),
-                                      tag ? "&tag=" : "", tag ? dp_url_encode(q->pool, tag) : "", NULL),
-                          (long)dp_conf_int(q->conf->docker_timeout, 60) * 1000 * 10)) != APR_SUCCESS) {
-        return rv;
-    }
-    for (line = resp->body; line < resp->body + resp->len; line = end + 1) {
-        json_object *ev = NULL;
-        const char *msg;
-        end = memchr(line, '\n', (apr_size_t)(resp->body + resp->len - line));
-        if (end == NULL) {
-            end = resp->body + resp->len;
-        }
-        if (end > line && dp_json_parse(&ev, NULL, q->pool, line, (apr_size_t)(end - line)) == APR_SUCCESS
-            && (msg = dp_json_get_str(ev, "error")) != NULL) {
-            int nf = strstr(msg, "not found") || strstr(msg, "manifest unknown") || strstr(msg, "does not exist");
-            return dp_problem_fail(pprob, q->pool, nf ? 404 : 502, nf ? "image_not_found" : "pull_failed",
-                                   "pulling %s failed: %s", image, msg);
-        }
-    }
-    return APR_SUCCESS;
+    return dp_dk_pull(&g, pprob, Q_DOCKER(q), q->pool, dp_dk_ref_with_tag(q->pool, image), NULL, NULL, NULL,
+                      (long)dp_conf_int(q->conf->docker_timeout, 60) * 1000 * 10);
 }
 
 /* POST /containers: simple or raw body → policy → labels → (pull) → create → (start). */

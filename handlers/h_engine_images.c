@@ -158,13 +158,6 @@ static apr_status_t read_auth(const char **phdr, dp_problem_t **pprob, dp_req_t 
     return APR_SUCCESS;
 }
 
-/* True when an engine message says the image or its manifest does not exist. */
-static int says_not_found(const char *msg)
-{
-    return msg && (strstr(msg, "not found") || strstr(msg, "manifest unknown") || strstr(msg, "does not exist")
-                   || strstr(msg, "repository does not exist"));
-}
-
 /* POST /images/pull: {"image", "tag"?, "auth"?}; waits for the pull to finish and answers
  * {"image","status","id","digest"}; in-band errors are 502 pull_failed (404 when not found). */
 int dp_images_pull(dp_req_t *q)
@@ -173,10 +166,8 @@ int dp_images_pull(dp_req_t *q)
     json_object *body, *info = NULL, *out;
     const char *image = NULL, *tag = NULL, *auth = NULL, *ref;
     dp_dk_progress_t *g;
-    dp_http_req_t req;
     dp_problem_t *prob = NULL;
     apr_status_t rv;
-    int status = 0;
 
     if (dp_read_json(&body, &prob, q, 0) != APR_SUCCESS
         || dp_json_only_fields(&prob, q->pool, body, fields) != APR_SUCCESS
@@ -194,36 +185,15 @@ int dp_images_pull(dp_req_t *q)
     if (tag && dp_dk_ref_has_tag(image)) {
         return dp_fail(q, 422, "invalid_value", "give the tag either in 'image' or in 'tag', not both");
     }
-    /* an empty tag would make the engine pull every tag of the repository */
-    ref = tag ? apr_pstrcat(q->pool, image, ":", tag, NULL)
-              : dp_dk_ref_has_tag(image) ? image : apr_pstrcat(q->pool, image, ":latest", NULL);
+    ref = tag ? apr_pstrcat(q->pool, image, ":", tag, NULL) : dp_dk_ref_with_tag(q->pool, image);
     q->target = ref;
-
-    memset(&req, 0, sizeof(req));
-    req.method = "POST";
-    req.url = apr_pstrcat(q->pool, "/images/create?fromImage=", dp_url_encode(q->pool, ref), NULL);
-    req.headers = apr_table_make(q->pool, 2);
-    if (auth) {
-        apr_table_setn(req.headers, "X-Registry-Auth", auth);
-    }
-    req.timeout_ms = DP_ENGINE_LONG_MS;
-    req.tick_cb = dp_engine_tick;
-    req.tick_baton = q->r;
-    g = dp_dk_progress_create(q->pool, 0);
-    rv = dp_dk_progress_call(&status, &prob, g, q->proc->docker, q->pool, &req);
+    rv = dp_dk_pull(&g, &prob, q->proc->docker, q->pool, ref, auth, dp_engine_tick, q->r,
+                    DP_ENGINE_LONG_MS);
     if (rv == APR_ECONNABORTED) {
         return dp_fail(q, 400, "client_gone", "the client went away; the pull was cancelled");
     }
     if (rv != APR_SUCCESS) {
-        if (prob && status >= 500) {
-            prob->code = says_not_found(prob->detail) ? "image_not_found" : "pull_failed";
-            prob->status = says_not_found(prob->detail) ? 404 : 502;
-        }
-        return send_image_problem(q, prob);
-    }
-    if (g->error) {
-        int nf = says_not_found(g->error);
-        return dp_fail(q, nf ? 404 : 502, nf ? "image_not_found" : "pull_failed", "Docker: %s", g->error);
+        return dp_send_problem(q, prob);
     }
     if (dp_engine_call(&info, NULL, &prob, q, "GET",
                        apr_pstrcat(q->pool, "/images/", dp_dk_ref_encode(q->pool, ref), "/json", NULL), NULL) != APR_SUCCESS) {

@@ -11,7 +11,7 @@ typedef struct {
 struct dp_dk_logs_t {
     apr_pool_t *pool;
     int tty;
-    dp_dk_line_fn *fn;
+    dp_dk_logline_fn *fn;
     void *baton;
     unsigned char hdr[8];      /* frame header being collected */
     apr_size_t hdr_have;
@@ -21,7 +21,7 @@ struct dp_dk_logs_t {
 };
 
 /* Creates a decoder in p. */
-dp_dk_logs_t *dp_dk_logs_create(apr_pool_t *p, int tty, dp_dk_line_fn *fn, void *baton)
+dp_dk_logs_t *dp_dk_logs_create(apr_pool_t *p, int tty, dp_dk_logline_fn *fn, void *baton)
 {
     dp_dk_logs_t *d = apr_pcalloc(p, sizeof(*d));
 

@@ -14,12 +14,12 @@
 
 /* Receives one line of stream (DP_DK_STDOUT/STDERR) without its newline (nor a CR before
  * it); non-APR_SUCCESS stops the decoder and is returned by dp_dk_logs_feed. */
-typedef apr_status_t dp_dk_line_fn(void *baton, int stream, const char *line, apr_size_t len);
+typedef apr_status_t dp_dk_logline_fn(void *baton, int stream, const char *line, apr_size_t len);
 
 typedef struct dp_dk_logs_t dp_dk_logs_t;
 
 /* Creates a decoder in p: tty means the input is raw (no frames, all stdout). */
-dp_dk_logs_t *dp_dk_logs_create(apr_pool_t *p, int tty, dp_dk_line_fn *fn, void *baton);
+dp_dk_logs_t *dp_dk_logs_create(apr_pool_t *p, int tty, dp_dk_logline_fn *fn, void *baton);
 
 /* Feeds len bytes; calls fn for each completed line. APR_EINVAL when a frame header is bad
  * (the stream is not framed), or the callback's error. */

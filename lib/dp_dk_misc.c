@@ -155,3 +155,9 @@ int dp_dk_event_time_ok(const char *s)
     }
     return 1;
 }
+
+/* Returns ref with ":latest" added when it names neither a tag nor a digest. */
+const char *dp_dk_ref_with_tag(apr_pool_t *p, const char *ref)
+{
+    return dp_dk_ref_has_tag(ref) ? ref : apr_pstrcat(p, ref, ":latest", NULL);
+}

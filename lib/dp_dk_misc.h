@@ -40,4 +40,8 @@ int dp_dk_event_type_ok(const char *s);
  * time or a Go duration): 1..40 of [0-9A-Za-z.:+-]. */
 int dp_dk_event_time_ok(const char *s);
 
+/* Returns ref with ":latest" added when it names neither a tag nor a digest (an empty tag
+ * would make the engine pull every tag of the repository). */
+const char *dp_dk_ref_with_tag(apr_pool_t *p, const char *ref);
+
 #endif

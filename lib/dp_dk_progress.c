@@ -3,6 +3,7 @@
 #include <apr_strings.h>
 
 #include "dp_dk_progress.h"
+#include "dp_util.h"
 #include "dp_json.h"
 
 /* ------------------------------------------------------------------------------------------ */
@@ -344,6 +345,57 @@ apr_status_t dp_dk_progress_call(int *pstatus, dp_problem_t **pprob, dp_dk_progr
             *pprob = dp_docker_problem(p, resp->status, g->priv->raw, g->priv->raw_len);
         }
         return DP_EPROBLEM;
+    }
+    return APR_SUCCESS;
+}
+
+/* True when an engine message says the image or its manifest does not exist. */
+static int says_not_found(const char *msg)
+{
+    return msg && (strstr(msg, "not found") || strstr(msg, "manifest unknown")
+                   || strstr(msg, "does not exist"));
+}
+
+/* Pulls ref through d, reading the whole progress stream. */
+apr_status_t dp_dk_pull(dp_dk_progress_t **pg, dp_problem_t **pprob, dp_docker_t *d, apr_pool_t *p,
+                        const char *ref, const char *auth, dp_http_tick_fn *tick, void *tick_baton,
+                        long timeout_ms)
+{
+    dp_http_req_t req;
+    dp_problem_t *prob = NULL;
+    apr_status_t rv;
+    int status = 0, nf;
+
+    memset(&req, 0, sizeof(req));
+    req.method = "POST";
+    req.url = apr_pstrcat(p, "/images/create?fromImage=", dp_url_encode(p, ref), NULL);
+    req.headers = apr_table_make(p, 2);
+    if (auth) {
+        apr_table_setn(req.headers, "X-Registry-Auth", auth);
+    }
+    req.timeout_ms = timeout_ms;
+    req.tick_cb = tick;
+    req.tick_baton = tick_baton;
+    *pg = dp_dk_progress_create(p, 0);
+    rv = dp_dk_progress_call(&status, &prob, *pg, d, p, &req);
+    if (rv == APR_ECONNABORTED) {
+        return rv;
+    }
+    if (rv != APR_SUCCESS) {
+        if (prob && (status >= 500 || status == 404)) {
+            nf = status == 404 || says_not_found(prob->detail);
+            prob->status = nf ? 404 : 502;
+            prob->code = nf ? "image_not_found" : "pull_failed";
+        }
+        if (pprob) {
+            *pprob = prob;
+        }
+        return rv;
+    }
+    if ((*pg)->error) {
+        nf = says_not_found((*pg)->error);
+        return dp_problem_fail(pprob, p, nf ? 404 : 502, nf ? "image_not_found" : "pull_failed",
+                               "Docker: %s (pulling %s)", (*pg)->error, ref);
     }
     return APR_SUCCESS;
 }

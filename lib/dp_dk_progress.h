@@ -72,4 +72,12 @@ const char *dp_dk_progress_raw(dp_dk_progress_t *g, apr_size_t *plen);
 apr_status_t dp_dk_progress_call(int *pstatus, dp_problem_t **pprob, dp_dk_progress_t *g,
                                  dp_docker_t *d, apr_pool_t *p, dp_http_req_t *req);
 
+/* Pulls ref (which names a tag or digest) through d, reading the whole progress stream into a
+ * new *pg; auth (or NULL) goes in X-Registry-Auth; tick (or NULL) may stop it. An engine error
+ * or an in-band error is a problem: 404 image_not_found when the message says the image does not
+ * exist, else 502 pull_failed. APR_ECONNABORTED when tick stopped the transfer. */
+apr_status_t dp_dk_pull(dp_dk_progress_t **pg, dp_problem_t **pprob, dp_docker_t *d, apr_pool_t *p,
+                        const char *ref, const char *auth, dp_http_tick_fn *tick, void *tick_baton,
+                        long timeout_ms);
+
 #endif
