@@ -123,6 +123,13 @@ static const char *set_str(cmd_parms *cmd, void *dc, const char *v)
             return "DockpayPortOneURL must not end with '/'";
         }
     }
+    else if (!strcasecmp(name, "DockpayPortOneKey") || !strcasecmp(name, "DockpayPortOneSecret")) {
+        /* httpd leaves "${VAR}" as it is (with a warning) when VAR is not defined: that is no key */
+        if (v[0] == '$' && v[1] == '{' && v[strlen(v) - 1] == '}') {
+            *field = NULL;
+            return NULL;
+        }
+    }
     else if (!strcasecmp(name, "DockpayComposeRoot") || !strcasecmp(name, "DockpayOpenAPIFile")
              || !strcasecmp(name, "DockpayPortOneCAFile")) {
         if (v[0] != '/') {

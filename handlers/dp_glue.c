@@ -189,6 +189,13 @@ apr_status_t dp_read_body(char **pbuf, apr_size_t *plen, dp_problem_t **pprob, d
     return APR_SUCCESS;
 }
 
+/* True when ct is application/json (parameters such as charset allowed). */
+static int is_json_type(const char *ct)
+{
+    return ct && strncasecmp(ct, "application/json", 16) == 0
+           && (ct[16] == '\0' || ct[16] == ';' || ct[16] == ' ');
+}
+
 /* Reads a JSON object body. */
 apr_status_t dp_read_json(json_object **pobj, dp_problem_t **pprob, dp_req_t *q, int optional)
 {
@@ -196,18 +203,11 @@ apr_status_t dp_read_json(json_object **pobj, dp_problem_t **pprob, dp_req_t *q,
     char *buf;
     apr_size_t len;
     apr_status_t rv;
-    int has_body = apr_table_get(q->r->headers_in, "Content-Length") != NULL
-                   || apr_table_get(q->r->headers_in, "Transfer-Encoding") != NULL;
 
     *pobj = NULL;
-    if (has_body || !optional) {
-        if (ct == NULL || strncasecmp(ct, "application/json", 16) != 0
-            || (ct[16] != '\0' && ct[16] != ';' && ct[16] != ' ')) {
-            if (!(optional && ct == NULL)) {
-                return dp_problem_fail(pprob, q->pool, 415, "unsupported_media_type",
-                                       "send the body as application/json");
-            }
-        }
+    if (ct && !is_json_type(ct)) {
+        return dp_problem_fail(pprob, q->pool, 415, "unsupported_media_type",
+                               "send the body as application/json");
     }
     if ((rv = dp_read_body(&buf, &len, pprob, q)) != APR_SUCCESS) {
         return rv;

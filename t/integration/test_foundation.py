@@ -152,3 +152,16 @@ def test_good_config_passes_config_test(stack):
     r = subprocess.run(["apache2", "-t", "-f", stack.s.path("httpd", "httpd.conf")], env=stack.s.httpd_env(),
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
+
+
+@pytest.mark.allow_log(r"PortOne is not configured")
+def test_undefined_env_var_for_portone_key_means_not_configured(api, stack):
+    # httpd keeps "${VAR}" literally (with a warning) when VAR is undefined: never send that
+    stack.restart_httpd(extra_conf="DockpayPortOneKey ${DP_SURELY_UNDEFINED_VARIABLE}")
+    try:
+        assert api.get("/health", key=None).json()["portone"] == "not configured"
+        r = api.post("/payments/prepare", json={"merchant_uid": "env-test-1", "amount": 1000})
+        assert_problem(r, 503, "portone_not_configured")
+    finally:
+        stack.restart_httpd()
+    assert api.get("/health", key=None).json()["portone"] == "configured"
