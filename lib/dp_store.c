@@ -3,6 +3,7 @@
 #include <apr_strings.h>
 
 #include "dp_store.h"
+#include "dp_util.h"
 #include "dp_log.h"
 
 const dp_stmt_def_t dp_store_core_statements[] = {
@@ -199,11 +200,12 @@ apr_status_t dp_store_audit(dp_problem_t **pprob, dp_db_t *db, const char *key_n
 {
     const void *args[6];
 
-    args[0] = key_name ? key_name : "-";
-    args[1] = method;
-    args[2] = path;
-    args[3] = target ? target : "";
+    /* what a hostile request put in its path must still fit the columns (see 001_audit.sql) */
+    args[0] = dp_str_clean(db->pool, key_name ? key_name : "-", 64);
+    args[1] = dp_str_clean(db->pool, method, 8);
+    args[2] = dp_str_clean(db->pool, path, 512);
+    args[3] = dp_str_clean(db->pool, target, 255);
     args[4] = &status;
-    args[5] = request_id;
+    args[5] = dp_str_clean(db->pool, request_id, 64);
     return dp_store_exec(NULL, pprob, db, "dockpay_audit_insert", args);
 }

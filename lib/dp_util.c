@@ -30,12 +30,12 @@ apr_status_t dp_random_hex(char *out, apr_size_t n)
     return APR_SUCCESS;
 }
 
-/* True when s is 1..maxlen characters of [A-Za-z0-9._:-]. */
+/* True when s is 1..maxlen characters of [A-Za-z0-9._:-] and not a dot segment. */
 int dp_is_safe_token(const char *s, apr_size_t maxlen)
 {
     apr_size_t i;
 
-    if (s == NULL || *s == '\0') {
+    if (s == NULL || *s == '\0' || !strcmp(s, ".") || !strcmp(s, "..")) {
         return 0;
     }
     for (i = 0; s[i]; ++i) {
@@ -189,44 +189,78 @@ apr_status_t dp_parse_bool(int *pval, const char *s)
     return APR_EINVAL;
 }
 
+/* Returns the length of the valid UTF-8 sequence at u[0..len) (no overlongs, surrogates or
+ * NUL), or 0. */
+static apr_size_t utf8_seq(const unsigned char *u, apr_size_t len)
+{
+    apr_size_t n, k;
+    unsigned long cp;
+
+    if (u[0] == 0) {
+        return 0;
+    }
+    if (u[0] < 0x80) {
+        return 1;
+    }
+    if ((u[0] & 0xe0) == 0xc0) { n = 1; cp = u[0] & 0x1f; }
+    else if ((u[0] & 0xf0) == 0xe0) { n = 2; cp = u[0] & 0x0f; }
+    else if ((u[0] & 0xf8) == 0xf0) { n = 3; cp = u[0] & 0x07; }
+    else {
+        return 0;
+    }
+    if (n >= len) {
+        return 0;
+    }
+    for (k = 1; k <= n; ++k) {
+        if ((u[k] & 0xc0) != 0x80) {
+            return 0;
+        }
+        cp = (cp << 6) | (u[k] & 0x3f);
+    }
+    if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000)
+        || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
+        return 0;
+    }
+    return n + 1;
+}
+
 /* True when the bytes are valid UTF-8 (no overlongs, no surrogates) without NUL. */
 int dp_utf8_valid(const char *s, apr_size_t len)
 {
     const unsigned char *u = (const unsigned char *)s;
-    apr_size_t i = 0;
+    apr_size_t i = 0, n;
 
     while (i < len) {
-        unsigned char c = u[i];
-        apr_size_t n, k;
-        unsigned long cp;
-
-        if (c == 0) {
+        if ((n = utf8_seq(u + i, len - i)) == 0) {
             return 0;
         }
-        if (c < 0x80) {
-            ++i;
-            continue;
-        }
-        if ((c & 0xe0) == 0xc0) { n = 1; cp = c & 0x1f; }
-        else if ((c & 0xf0) == 0xe0) { n = 2; cp = c & 0x0f; }
-        else if ((c & 0xf8) == 0xf0) { n = 3; cp = c & 0x07; }
-        else {
-            return 0;
-        }
-        if (i + n >= len) {
-            return 0;
-        }
-        for (k = 1; k <= n; ++k) {
-            if ((u[i + k] & 0xc0) != 0x80) {
-                return 0;
-            }
-            cp = (cp << 6) | (u[i + k] & 0x3f);
-        }
-        if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000)
-            || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
-            return 0;
-        }
-        i += n + 1;
+        i += n;
     }
     return 1;
+}
+
+/* Returns a copy of s fit for a text column or log line. */
+char *dp_str_clean(apr_pool_t *p, const char *s, apr_size_t maxbytes)
+{
+    const unsigned char *u = (const unsigned char *)(s ? s : "");
+    apr_size_t len = strlen((const char *)u), i = 0, o = 0, n;
+    char *out = apr_palloc(p, (len < maxbytes ? len : maxbytes) + 1);
+
+    while (i < len) {
+        n = utf8_seq(u + i, len - i);
+        if (n == 0 || (n == 1 && (u[i] < 0x20 || u[i] == 0x7f))) {
+            if (o + 1 > maxbytes) break;
+            out[o++] = '?';
+            i += 1;
+            continue;
+        }
+        if (o + n > maxbytes) {
+            break;
+        }
+        memcpy(out + o, u + i, n);
+        o += n;
+        i += n;
+    }
+    out[o] = '\0';
+    return out;
 }

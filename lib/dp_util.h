@@ -14,7 +14,8 @@
 /* Fills out with 2*n lowercase hex digits of n random bytes; out must hold 2n+1 chars. */
 apr_status_t dp_random_hex(char *out, apr_size_t n);
 
-/* True when s is 1..maxlen characters of [A-Za-z0-9._:-]. */
+/* True when s is 1..maxlen characters of [A-Za-z0-9._:-] and not "." or ".." (tokens end up as
+ * URL path segments, where dot segments would be collapsed). */
 int dp_is_safe_token(const char *s, apr_size_t maxlen);
 
 /* Parses the query string args (raw, %-encoded) into a new table in p; NULL args gives an empty table. */
@@ -37,5 +38,9 @@ apr_status_t dp_parse_bool(int *pval, const char *s);
 
 /* True when the len bytes at s are valid UTF-8 without NUL bytes. */
 int dp_utf8_valid(const char *s, apr_size_t len);
+
+/* Returns a copy of s (NULL: "") fit for a text column or log line: invalid UTF-8 bytes and
+ * control characters become '?', cut to at most maxbytes on a character boundary. */
+char *dp_str_clean(apr_pool_t *p, const char *s, apr_size_t maxbytes);
 
 #endif

@@ -125,9 +125,16 @@ START_TEST(ints_bools_tokens_utf8)
     ck_assert(dp_is_safe_token("abc-1.2_x:y", 64));
     ck_assert(!dp_is_safe_token("a b", 64));
     ck_assert(!dp_is_safe_token("abcdef", 3));
+    ck_assert(!dp_is_safe_token(".", 64));
+    ck_assert(!dp_is_safe_token("..", 64));
+    ck_assert(dp_is_safe_token("...", 64));
     ck_assert(dp_utf8_valid("h\xc3\xa9", 3));
     ck_assert(!dp_utf8_valid("\xc0\xaf", 2));   /* overlong */
     ck_assert(!dp_utf8_valid("\xe3\x81", 2));   /* truncated */
+    ck_assert_str_eq(dp_str_clean(tp, "a\xff\xfe\r\nb", 64), "a????b");
+    ck_assert_str_eq(dp_str_clean(tp, "h\xc3\xa9llo", 2), "h");       /* never half a character */
+    ck_assert_str_eq(dp_str_clean(tp, "h\xc3\xa9llo", 3), "h\xc3\xa9");
+    ck_assert_str_eq(dp_str_clean(tp, NULL, 5), "");
 }
 END_TEST
 
