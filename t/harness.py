@@ -240,8 +240,7 @@ class Stack:
         if not os.path.exists(f"/var/run/netns/{self.ns}"):
             subprocess.run(["ip", "netns", "add", self.ns], check=True)
             subprocess.run(["ip", "-n", self.ns, "link", "set", "lo", "up"], check=True)
-        if os.path.exists(self.docker_sock):
-            os.unlink(self.docker_sock)
+        self._reap_docker_leftovers(d)
         with open(os.path.join(d, "dockerd.log"), "ab") as logf:
             subprocess.Popen(["nsenter", f"--net=/var/run/netns/{self.ns}", "dockerd",
                               "--data-root", f"{d}/data", "--exec-root", f"{d}/exec",
@@ -251,6 +250,28 @@ class Stack:
                               "--storage-driver=vfs"],
                              stdout=logf, stderr=logf, stdin=subprocess.DEVNULL, start_new_session=True)
         wait_for(lambda: docker_api(self.docker_sock, "GET", "/_ping", timeout=2)[0] == 200, 90, "dockerd")
+
+    def _reap_docker_leftovers(self, d):
+        """After a crash (SIGKILL) of dockerd: containerd shims of the old engine still run, and
+        containerd's pid file names a process that is gone or a zombie; dockerd would then wait
+        for that containerd forever. Kill what names our folders and drop the stale files."""
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit() or int(pid) == os.getpid():
+                continue
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            if f"{d}/exec" in cmd or f"{d}/data" in cmd:
+                try:
+                    os.kill(int(pid), signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        for stale in [self.docker_sock, f"{d}/pid", f"{d}/exec/containerd/containerd.pid",
+                      f"{d}/exec/containerd/containerd.sock", f"{d}/exec/containerd/containerd.sock.ttrpc"]:
+            if os.path.exists(stale):
+                os.unlink(stale)
 
     def stop_docker(self):
         if self.own_docker:
@@ -450,12 +471,37 @@ DockpayWebhookAllow 127.0.0.1 ::1
             self.extra_conf = extra_conf
         with open(os.path.join(h, "httpd.conf"), "w") as f:
             f.write(self.httpd_conf())
+        if os.environ.get("DP_VALGRIND") == "1":
+            self._start_httpd_valgrind(h)
+            self.save()
+            return
         r = subprocess.run(["apache2", "-f", os.path.join(h, "httpd.conf"), "-k", "start"],
                            env=self.httpd_env(), capture_output=True, text=True)
         if r.returncode != 0:
             raise RuntimeError(f"httpd failed to start: {r.stdout}{r.stderr}")
         wait_for(lambda: self._http_ok(), 30, "httpd")
         self.save()
+
+    # --- hardening: DP_VALGRIND=1 (t/memcheck.sh) runs one httpd process (-X) under memcheck;
+    # reports go to $DP_VALGRIND_DIR/vg.<pid>.log; stopped with SIGTERM, waiting for the report.
+    def _start_httpd_valgrind(self, h):
+        vdir = os.environ.get("DP_VALGRIND_DIR") or self.path("valgrind")
+        os.makedirs(vdir, exist_ok=True)
+        cmd = ["valgrind", "--tool=memcheck", "--leak-check=full", "--errors-for-leak-kinds=definite",
+               "--show-leak-kinds=definite", "--num-callers=30", "--track-origins=no",
+               f"--suppressions={os.path.join(TOP, 't', 'valgrind.supp')}", f"--log-file={vdir}/vg.%p.log",
+               "apache2", "-X", "-f", os.path.join(h, "httpd.conf")]
+        p = subprocess.Popen(cmd, env=self.httpd_env(), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                             stderr=open(os.path.join(h, "valgrind.stderr"), "ab"), start_new_session=True)
+        with open(os.path.join(h, "valgrind.pid"), "w") as f:
+            f.write(str(p.pid))
+        wait_for(lambda: self._http_ok(), 180, "httpd under valgrind")
+
+    def _stop_httpd_valgrind(self):
+        pid = read_pid(self.path("httpd", "valgrind.pid"))
+        if pid and pid_alive(pid):
+            kill_wait(pid, 300)   # valgrind writes its leak report on the way out
+    # --- end DP_VALGRIND
 
     def _http_ok(self):
         c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
@@ -465,6 +511,8 @@ DockpayWebhookAllow 127.0.0.1 ::1
         return True
 
     def stop_httpd(self):
+        if os.environ.get("DP_VALGRIND") == "1":
+            return self._stop_httpd_valgrind()
         pid = read_pid(self.path("httpd", "httpd.pid"))
         if pid and pid_alive(pid):
             subprocess.run(["apache2", "-f", self.path("httpd", "httpd.conf"), "-k", "stop"],
@@ -500,7 +548,8 @@ DockpayWebhookAllow 127.0.0.1 ::1
             self.portone["url"] = self.fake_url
             self.portone["ca"] = self.path("tls", "cert.pem")
             log(f"fake PortOne on {self.fake_url}")
-        self.mint_keys()
+        if not (self.keys and os.path.exists(self.path("httpd", "keys"))):
+            self.mint_keys()  # first run only: later runs keep the keys already handed out
         self.save()
         self.start_httpd()
         log(f"httpd on {self.base_url}")
@@ -528,6 +577,84 @@ DockpayWebhookAllow 127.0.0.1 ::1
         for m in sorted(mounts, key=len, reverse=True):
             subprocess.run(["umount", "-l", m], capture_output=True)
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------- hardening: secret scan
+def _mask(s):
+    return s[:2] + "*" * max(3, len(s) - 4) + s[-2:] if len(s) > 6 else "*" * len(s)
+
+
+def _test_card_values():
+    """CARD, EXPIRY and BIRTH of t/integration/test_subscriptions.py (when the file exists)."""
+    vals = {}
+    try:
+        src = open(os.path.join(TOP, "t", "integration", "test_subscriptions.py")).read()
+    except OSError:
+        return vals
+    for name in ("CARD", "EXPIRY", "BIRTH"):
+        m = re.search(rf'^{name}\s*=\s*"([^"]+)"', src, re.M)
+        if m:
+            vals[name.lower()] = m.group(1)
+    return vals
+
+
+def scan_secrets(st):
+    """After the suite: searches httpd's error and access logs, a dump of the database and every
+    response body the tests captured (<root>/responses.log, written by conftest.py) for the PortOne
+    key and secret, anything shaped like a PortOne access token (the fake issues 40 hex digits and
+    does not publish them), every API key, the DB password, and card data (unmasked 14-16 digit
+    runs; the test card's number, expiry and birth date). Returns the hits (file:line, masked)."""
+    exact = {"PortOne key": st.portone.get("key"), "PortOne secret": st.portone.get("secret"),
+             "DB password": st.db_password}
+    for name, k in st.keys.items():
+        exact[f"API key {name}"] = k
+    card = _test_card_values()
+    if card.get("card"):
+        exact["test card number"] = card["card"]
+        exact["test card number (digits)"] = card["card"].replace("-", "")
+    exact = {k: v for k, v in exact.items() if v}
+    bounded = {}   # values that must stand alone (not inside a longer number)
+    if card.get("expiry"):
+        bounded["test card expiry"] = re.compile(rf"(?<![0-9]){re.escape(card['expiry'])}(?![0-9])")
+    if card.get("birth"):
+        bounded["test birth date"] = re.compile(rf"(?<![0-9]){re.escape(card['birth'])}(?![0-9])")
+    # a card number: 14-16 digits in a row, or in groups of 4 split by '-' or ' ' (masked ones
+    # carry '*' and do not match)
+    bounded["card number (14-16 digits, unmasked)"] = re.compile(
+        r"(?<![0-9A-Za-z*.])(?:[0-9]{14,16}|[0-9]{4}([ -])[0-9]{4}\1[0-9]{4}\1[0-9]{2,4})(?![0-9A-Za-z*])")
+    bounded["PortOne access token (40 hex)"] = re.compile(r"(?<![0-9A-Za-z])[0-9a-f]{40}(?![0-9A-Za-z])")
+    dump = st.path("db-dump.sql")
+    r = subprocess.run(["mariadb-dump", "-S", st.db_sock, "-u", "root", "--skip-extended-insert",
+                        "--skip-comments", "dockpay"], capture_output=True)
+    with open(dump, "wb") as f:
+        f.write(r.stdout)
+    if r.returncode != 0:
+        log(f"secret scan: mariadb-dump failed: {r.stderr.decode(errors='replace').strip()[:200]}")
+    files = [st.path("httpd", "error.log"), st.path("httpd", "access.log"), dump, st.path("responses.log")]
+    hits = []
+    for path in files:
+        if not os.path.exists(path):
+            continue
+        with open(path, "rb") as f:
+            skip = False
+            for no, raw in enumerate(f, 1):
+                line = raw.decode("utf-8", "replace")
+                if path.endswith("responses.log") and line.startswith("=== "):
+                    # the OpenAPI document is static text with example values
+                    skip = "/openapi.json" in line
+                    continue
+                if skip:
+                    continue
+                for what, v in exact.items():
+                    if v in line:
+                        hits.append(f"{path}:{no}: {what} {_mask(v)}")
+                for what, rx in bounded.items():
+                    for m in rx.finditer(line):
+                        if re.fullmatch(r"[0-9]0+", m.group(0)):
+                            continue   # a round limit (10^13 KRW), not a card
+                        hits.append(f"{path}:{no}: {what} {_mask(m.group(0))}")
+    return hits
+# ---------------------------------------------------------------------- end secret scan
 
 
 # ---------------------------------------------------------------------- commands
@@ -571,12 +698,12 @@ def cmd_run(args):
                own_docker=own_docker, fake=use_fake, portone=portone)
     if os.path.exists(os.path.join(root, "state.json")):
         old = Stack.attach(root)  # keep the database password and keys of the first run
-        st.db_password, st.ns = old.db_password, old.ns
+        st.db_password, st.ns, st.keys = old.db_password, old.ns, old.keys
     st.start()
     print(f"""
 mod_dockpay is running.
   base URL : {st.base_url}
-  admin key: {st.keys['admin']}
+  admin key: {st.keys['admin']}   (more: ./dev keygen NAME SCOPES, add the line to {st.path('httpd', 'keys')})
   docker   : {st.docker_sock}{' (private engine)' if st.own_docker else ''}
   PortOne  : {st.portone.get('url')}{' (the test fake: no real payments)' if use_fake else ''}
   logs     : {st.path('httpd', 'error.log')}
@@ -609,6 +736,13 @@ def cmd_test(args):
                   "-m", "pytest", "-p", "no:cacheprovider", "-q", "-ra",
                   os.path.join(TOP, "t", "integration"), *args.pytest_args]
         rc = subprocess.run(pytest, env=env, cwd=TOP).returncode
+        hits = scan_secrets(st)   # hardening: secrets in logs, database or responses fail the run
+        if hits:
+            print("==== secrets found after the suite:\n" + "\n".join(hits[:50]))
+            log(f"secret scan: {len(hits)} hit(s): failing the run")
+            rc = rc or 1
+        else:
+            log("secret scan: clean (logs, database dump, captured responses)")
         asan = [f for f in os.listdir(st.path("asan")) if os.path.getsize(st.path("asan", f)) > 0]
         if asan:
             for f in asan:
