@@ -693,7 +693,7 @@ def h_cancel(st, req):
 
 def vbank_fields(code, holder, due, now):
     return {"pay_method": "vbank", "status": "ready", "vbank_code": code,
-            "vbank_name": BANKS[code], "vbank_num": "5621%010d" % random.randrange(10 ** 10),
+            "vbank_name": BANKS[code], "vbank_num": "562-%04d-%06d" % (random.randrange(10 ** 4), random.randrange(10 ** 6)),
             "vbank_holder": holder or "(주)페이크상점", "vbank_date": due, "vbank_issued_at": now}
 
 

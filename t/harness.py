@@ -598,12 +598,19 @@ def _test_card_values():
     return vals
 
 
-def scan_secrets(st):
-    """After the suite: searches httpd's error and access logs, a dump of the database and every
-    response body the tests captured (<root>/responses.log, written by conftest.py) for the PortOne
-    key and secret, anything shaped like a PortOne access token (the fake issues 40 hex digits and
-    does not publish them), every API key, the DB password, and card data (unmasked 14-16 digit
-    runs; the test card's number, expiry and birth date). Returns the hits (file:line, masked)."""
+def _luhn_ok(number):
+    """True when the digits of number pass the Luhn check (as every card number does)."""
+    digits = [int(c) for c in number if c.isdigit()]
+    total = 0
+    for i, d in enumerate(reversed(digits)):
+        if i % 2 == 1:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def secret_patterns(st):
+    """The secrets of stack st: (exact values by name, bounded regexes by name)."""
     exact = {"PortOne key": st.portone.get("key"), "PortOne secret": st.portone.get("secret"),
              "DB password": st.db_password}
     for name, k in st.keys.items():
@@ -619,10 +626,35 @@ def scan_secrets(st):
     if card.get("birth"):
         bounded["test birth date"] = re.compile(rf"(?<![0-9]){re.escape(card['birth'])}(?![0-9])")
     # a card number: 14-16 digits in a row, or in groups of 4 split by '-' or ' ' (masked ones
-    # carry '*' and do not match)
+    # carry '*' and do not match), passing the Luhn check every issued card number passes
+    # (account numbers, ids and limits mostly do not)
     bounded["card number (14-16 digits, unmasked)"] = re.compile(
         r"(?<![0-9A-Za-z*.])(?:[0-9]{14,16}|[0-9]{4}([ -])[0-9]{4}\1[0-9]{4}\1[0-9]{2,4})(?![0-9A-Za-z*])")
     bounded["PortOne access token (40 hex)"] = re.compile(r"(?<![0-9A-Za-z])[0-9a-f]{40}(?![0-9A-Za-z])")
+    return exact, bounded
+
+
+def scan_line(line, exact, bounded):
+    """The secrets found in one line, as masked descriptions."""
+    hits = []
+    for what, v in exact.items():
+        if v in line:
+            hits.append(f"{what} {_mask(v)}")
+    for what, rx in bounded.items():
+        for m in rx.finditer(line):
+            if what.startswith("card number") and not _luhn_ok(m.group(0)):
+                continue
+            hits.append(f"{what} {_mask(m.group(0))}")
+    return hits
+
+
+def scan_secrets(st):
+    """After the suite: searches httpd's error and access logs, a dump of the database and every
+    response body the tests captured (<root>/responses.log, written by conftest.py) for the PortOne
+    key and secret, anything shaped like a PortOne access token (the fake issues 40 hex digits and
+    does not publish them), every API key, the DB password, and card data (unmasked card numbers;
+    the test card's number, expiry and birth date). Returns the hits (file:line, masked)."""
+    exact, bounded = secret_patterns(st)
     dump = st.path("db-dump.sql")
     r = subprocess.run(["mariadb-dump", "-S", st.db_sock, "-u", "root", "--skip-extended-insert",
                         "--skip-comments", "dockpay"], capture_output=True)
@@ -645,14 +677,7 @@ def scan_secrets(st):
                     continue
                 if skip:
                     continue
-                for what, v in exact.items():
-                    if v in line:
-                        hits.append(f"{path}:{no}: {what} {_mask(v)}")
-                for what, rx in bounded.items():
-                    for m in rx.finditer(line):
-                        if re.fullmatch(r"[0-9]0+", m.group(0)):
-                            continue   # a round limit (10^13 KRW), not a card
-                        hits.append(f"{path}:{no}: {what} {_mask(m.group(0))}")
+                hits.extend(f"{path}:{no}: {h}" for h in scan_line(line, exact, bounded))
     return hits
 # ---------------------------------------------------------------------- end secret scan
 

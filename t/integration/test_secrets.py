@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from harness import scan_secrets
+from harness import scan_line, scan_secrets, secret_patterns
 
 REG_PASSWORD = "reg-Pa55-" + "q7Zx" * 4
 CARD = "4111-2222-3333-4444"
@@ -65,3 +65,15 @@ def test_secret_scan_is_clean_so_far(stack):
     """The same scan the harness runs after the suite, on what the tests so far produced."""
     hits = scan_secrets(stack.s)
     assert not hits, "\n".join(hits[:30])
+
+
+def test_scanner_flags_planted_secrets_and_nothing_else(stack):
+    """The scan itself: a planted card number or API key is found; masked numbers, virtual
+    account numbers and ids are not."""
+    exact, bounded = secret_patterns(stack.s)
+    assert scan_line('{"card": "4111111111111111"}', exact, bounded)          # Luhn-valid card
+    assert scan_line("card 5105-1051-0510-5100 here", exact, bounded)          # grouped form
+    assert scan_line("Authorization: Bearer " + stack.keys["admin"], exact, bounded)
+    for clean in ['"card_number": "411111******1111"', '"vbank_num": "562-1234-567890"',
+                  '"imp_uid": "imp_123456789012"', "amount 10000000000000", "id 12345678901234"]:
+        assert not scan_line(clean, exact, bounded), clean
