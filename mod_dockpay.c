@@ -22,6 +22,7 @@
 #include "dp_log.h"
 #include "dp_http.h"
 #include "h_areas.h"
+#include "h_watch.h"
 
 module AP_MODULE_DECLARE_DATA dockpay_module;
 
@@ -43,6 +44,7 @@ static void *create_srv_conf(apr_pool_t *p, server_rec *s)
     c->max_streams = DP_UNSET;
     c->heartbeat = DP_UNSET;
     c->managed_only = DP_UNSET;
+    c->container_cache = DP_UNSET;
     c->policy_allow = DP_UNSET;
     c->compose_timeout = DP_UNSET;
     c->portone_timeout = DP_UNSET;
@@ -68,6 +70,7 @@ static void *merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE_INT(max_streams);
     MERGE_INT(heartbeat);
     MERGE_INT(managed_only);
+    MERGE_INT(container_cache);
     MERGE_INT(policy_allow);
     MERGE_PTR(cap_allow);
     MERGE_PTR(bind_allow);
@@ -299,6 +302,8 @@ static const command_rec dockpay_cmds[] = {
                   "seconds between SSE heartbeat comments on idle streams (default 15)"),
     AP_INIT_FLAG("DockpayManagedOnly", set_flag, OFF(managed_only), RSRC_CONF,
                  "restrict container routes to containers created through the API (default Off)"),
+    AP_INIT_FLAG("DockpayContainerCache", set_flag, OFF(container_cache), RSRC_CONF,
+                 "answer container lists from an event-fed snapshot (default On)"),
     AP_INIT_ITERATE("DockpayPolicyAllow", set_policy_allow, NULL, RSRC_CONF,
                     "create-policy relaxations: privileged host-namespaces devices security-opt sysctls"),
     AP_INIT_ITERATE("DockpayCapAllow", add_cap, NULL, RSRC_CONF,
@@ -430,6 +435,7 @@ static void child_init(apr_pool_t *p, server_rec *s)
         if (c->proc) {
             dp_docker_child_init(c->proc->docker);
             dp_payments_child_init(sv, c, p);
+            dp_watch_child_init(sv, c, p);
         }
     }
 }
@@ -554,7 +560,14 @@ static int dockpay_handler(request_rec *r)
         return dp_fail(q, 501, "not_implemented", "the route %s %s is not implemented yet",
                        q->route->method, q->route->pattern);
     }
-    ret = fn(q);
+    if (q->route->scope & DP_SCOPE_DOCKER_WRITE) {
+        dp_watch_mutation_begin(q);   /* container lists ask Docker until a reload after it */
+        ret = fn(q);
+        dp_watch_mutation_end(q);
+    }
+    else {
+        ret = fn(q);
+    }
     if (r->method_number != M_GET) {
         audit(q, path);
     }

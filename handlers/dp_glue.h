@@ -43,6 +43,7 @@ typedef struct dp_conf_t {
     int max_streams;                /* DockpayMaxStreams per process, default 32 */
     int heartbeat;                  /* DockpayStreamHeartbeat seconds, default 15 */
     int managed_only;               /* DockpayManagedOnly, default off */
+    int container_cache;            /* DockpayContainerCache: event-fed container list, default on */
     int policy_allow;               /* DockpayPolicyAllow bits, default none */
     apr_array_header_t *cap_allow;  /* DockpayCapAllow (const char*), default none */
     apr_array_header_t *bind_allow; /* DockpayBindAllow path prefixes, default none */
@@ -72,6 +73,7 @@ typedef struct dp_proc_t {
     dp_docker_t *docker;
     void *portone;                  /* dp_portone_t* (payments) */
     volatile apr_uint32_t streams;  /* follow streams open now */
+    struct dp_dk_watch_t *watch;    /* the container list watcher (child_init; h_watch.c), or NULL */
 } dp_proc_t;
 
 /* One API request as the handlers see it. */

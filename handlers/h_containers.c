@@ -14,6 +14,7 @@
 #include "dp_dk_policy.h"
 #include "dp_dk_logs.h"
 #include "dp_dk_stats.h"
+#include "h_watch.h"
 
 #define Q_DOCKER(q) ((q)->proc->docker)
 
@@ -195,6 +196,9 @@ static int containers_list(dp_req_t *q)
             json_object_object_add(filters, "label", l);
         }
         json_object_array_add(l, json_object_new_string(DP_DK_LABEL_MANAGED "=true"));
+    }
+    if (dp_watch_list(q, all, filters) == OK) {
+        return OK;   /* answered from the event-fed snapshot, or Docker's answer relayed */
     }
     if (dp_docker_call(&list, NULL, &prob, Q_DOCKER(q), q->pool, "GET",
                        apr_pstrcat(q->pool, "/containers/json?all=", flag(all), filters_arg(q, filters, "&"), NULL),
