@@ -7,6 +7,10 @@
 #include "dp_glue.h"
 #include "h_areas.h"
 
+#ifndef DP_OPENAPI_DEFAULT
+#define DP_OPENAPI_DEFAULT "/usr/local/share/mod_dockpay/openapi.json"
+#endif
+
 /* GET /health: the state of each dependency; 503 when a configured one is down. */
 static int health(dp_req_t *q)
 {
@@ -31,8 +35,7 @@ static int health(dp_req_t *q)
 /* GET /openapi.json: the OpenAPI document of this API, as installed. */
 static int openapi(dp_req_t *q)
 {
-    const char *path = q->conf->openapi_file ? q->conf->openapi_file
-                       : "/usr/share/mod_dockpay/openapi.json";
+    const char *path = q->conf->openapi_file ? q->conf->openapi_file : DP_OPENAPI_DEFAULT;
     apr_file_t *f;
     apr_finfo_t fi;
     char *buf;

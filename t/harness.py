@@ -215,18 +215,9 @@ class Stack:
         return r.stdout
 
     def migrate(self):
-        with open(os.path.join(TOP, "db", "init.sql")) as f:
-            self.mysql_root(f.read(), "dockpay")
-        applied = {int(v) for v in self.mysql_root("SELECT version FROM schema_version", "dockpay").split()}
-        mdir = os.path.join(TOP, "db", "migrations")
-        for name in sorted(os.listdir(mdir)):
-            m = re.match(r"^(\d+)_([a-z0-9_]+)\.sql$", name)
-            if not m or int(m.group(1)) in applied:
-                continue
-            with open(os.path.join(mdir, name)) as f:
-                sql = f.read()
-            self.mysql_root(sql + f"\nINSERT INTO schema_version (version, name) VALUES ({int(m.group(1))}, '{m.group(2)}');",
-                            "dockpay")
+        """Applies the schema with the same tool operators use (tools/dockpay-migrate)."""
+        subprocess.run([os.path.join(TOP, "tools", "dockpay-migrate"), "--dir", os.path.join(TOP, "db"),
+                        "--", "-S", self.db_sock, "-u", "root"], check=True, capture_output=True)
 
     def stop_db(self):
         kill_wait(read_pid(self.path("mysql", "pid")), 60)
