@@ -29,7 +29,7 @@ log "make in $BUILD"
 make -C "$BUILD" -j"$(nproc)" >"$BUILD/make.out" 2>&1 || { tail -50 "$BUILD/make.out"; exit 1; }
 
 VDIR="$TOP/$BUILD/valgrind"
-rm -rf "$VDIR"; mkdir -p "$VDIR"
+rm -rf "$VDIR"; mkdir -p "$VDIR"; chmod 1777 "$VDIR"  # httpd forks children as www-data
 log "integration suite against apache2 -X under valgrind (slow)"
 prc=0
 DP_VALGRIND=1 DP_VALGRIND_DIR="$VDIR" /usr/bin/python3 t/harness.py test --build "$TOP/$BUILD" -- "$@" || prc=$?

@@ -74,6 +74,8 @@ def test_scanner_flags_planted_secrets_and_nothing_else(stack):
     assert scan_line('{"card": "4111111111111111"}', exact, bounded)          # Luhn-valid card
     assert scan_line("card 5105-1051-0510-5100 here", exact, bounded)          # grouped form
     assert scan_line("Authorization: Bearer " + stack.keys["admin"], exact, bounded)
+    assert scan_line("(1,'4111111111111111',2)", exact, bounded)                # SQL string
     for clean in ['"card_number": "411111******1111"', '"vbank_num": "562-1234-567890"',
-                  '"imp_uid": "imp_123456789012"', "amount 10000000000000", "id 12345678901234"]:
+                  '"imp_uid": "imp_123456789012"', "amount 10000000000000", "id 12345678901234",
+                  '{"system_cpu_usage": 4111111111111111, "x": 1}', "VALUES (4111111111111111)"]:
         assert not scan_line(clean, exact, bounded), clean
