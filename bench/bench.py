@@ -25,7 +25,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.parse
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(TOP, "t"))
@@ -517,7 +516,7 @@ def main():
                   "met": same and worst <= 2.0})
         res["targets"] = t
         n = res["notes"]
-        n.append(f"**Pass-through list** (`DockpayContainerCache Off`, and the fallback of the event-fed list): the "
+        n.append("**Pass-through list** (`DockpayContainerCache Off`, and the fallback of the event-fed list): the "
                  "module relays the engine's answer as `{\"items\": <engine bytes>}` without decoding and "
                  "re-encoding the JSON (before this change it parsed and re-serialised it: 0.78× mod_proxy in a first "
                  "run). What is left is one HTTP hop, like mod_proxy's. Docker's own list is the floor, and "
@@ -565,13 +564,7 @@ def main():
             log(f"bench: {'met   ' if x['met'] else 'MISSED'} {x['target']}: {x['measured']}")
         return 0
     finally:
-        try:
-            st.stop()
-        finally:
-            if os.environ.get("DP_KEEP") != "1":
-                st.cleanup()
-            else:
-                log(f"kept {root}")
+        st.teardown()
 
 
 if __name__ == "__main__":

@@ -536,22 +536,13 @@ static int logs_follow(logs_ctx_t *c, const char *path)
 {
     dp_req_t *q = c->q;
     dp_problem_t *prob = NULL;
-    dp_http_req_t req;
     dp_http_resp_t *resp = NULL;
     apr_status_t rv;
 
     if (dp_stream_open(&c->st, &prob, q, c->fmt) != APR_SUCCESS) {
         return dp_send_problem(q, prob);
     }
-    memset(&req, 0, sizeof(req));
-    req.method = "GET";
-    req.url = path;
-    req.write_cb = on_follow_data;
-    req.write_baton = c;
-    req.tick_cb = dp_stream_tick;
-    req.tick_baton = c->st;
-    req.timeout_ms = -1;
-    rv = dp_docker_send(&resp, &prob, Q_DOCKER(q), q->pool, &req);
+    rv = dp_stream_from_docker(&resp, &prob, c->st, path, on_follow_data, c);
     if (rv == APR_SUCCESS && c->upstream_error) {
         return dp_stream_fail(c->st, dp_docker_problem(q->pool, resp->status >= 400 ? resp->status : 502,
                                                        c->errbuf, c->errlen));

@@ -66,7 +66,6 @@ int dp_system_events(dp_req_t *q)
     const char *since = dp_query(q, "since"), *until = dp_query(q, "until"), *type = dp_query(q, "type");
     const char *version, *path = "/events?";
     dp_dk_lines_t *lines;
-    dp_http_req_t req;
     dp_http_resp_t *resp = NULL;
     dp_problem_t *prob = NULL;
     events_t e;
@@ -101,15 +100,7 @@ int dp_system_events(dp_req_t *q)
         return dp_stream_finish(e.s);
     }
 
-    memset(&req, 0, sizeof(req));
-    req.method = "GET";
-    req.url = path;
-    req.write_cb = dp_dk_lines_feed;
-    req.write_baton = lines;
-    req.tick_cb = dp_stream_tick;
-    req.tick_baton = e.s;
-    req.timeout_ms = -1;
-    rv = dp_docker_send(&resp, &prob, q->proc->docker, q->pool, &req);
+    rv = dp_stream_from_docker(&resp, &prob, e.s, path, dp_dk_lines_feed, lines);
     if (rv == APR_SUCCESS) {
         dp_dk_lines_finish(lines);
         return dp_stream_finish(e.s);

@@ -195,6 +195,23 @@ static int client_hung_up(conn_rec *c)
     return poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR));
 }
 
+/* GETs path from the engine, streaming the answer to write_cb. */
+apr_status_t dp_stream_from_docker(dp_http_resp_t **presp, dp_problem_t **pprob, dp_stream_t *s,
+                                   const char *path, dp_http_write_fn *write_cb, void *baton)
+{
+    dp_http_req_t req;
+
+    memset(&req, 0, sizeof(req));
+    req.method = "GET";
+    req.url = path;
+    req.write_cb = write_cb;
+    req.write_baton = baton;
+    req.tick_cb = dp_stream_tick;
+    req.tick_baton = s;
+    req.timeout_ms = -1;  /* follows end with the client or the container, never by a clock */
+    return dp_docker_send(presp, pprob, s->q->proc->docker, s->q->pool, &req);
+}
+
 /* Periodic check: start, client gone, heartbeat. */
 apr_status_t dp_stream_tick(void *baton)
 {

@@ -45,6 +45,11 @@ apr_status_t dp_stream_write_json(dp_stream_t *s, const char *event, json_object
  * DockpayStreamHeartbeat seconds. */
 apr_status_t dp_stream_tick(void *baton);
 
+/* GETs path from the engine with no overall timeout, feeding the answer to write_cb (baton)
+ * and ticking the stream (heartbeats; stops when the client is gone); as dp_docker_send. */
+apr_status_t dp_stream_from_docker(dp_http_resp_t **presp, dp_problem_t **pprob, dp_stream_t *s,
+                                   const char *path, dp_http_write_fn *write_cb, void *baton);
+
 /* True once the client has gone away. */
 int dp_stream_aborted(const dp_stream_t *s);
 

@@ -16,63 +16,32 @@
 /* problems that name a field */
 
 /* Fails with status/code, a detail "FIELD: ..." and a "field" extension member. */
-static apr_status_t fieldv(dp_problem_t **pprob, apr_pool_t *p, int status, const char *code,
-                           const char *field, const char *fmt, va_list ap)
+static apr_status_t field_fail(dp_problem_t **pprob, apr_pool_t *p, int status, const char *code,
+                               const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+
+static apr_status_t field_fail(dp_problem_t **pprob, apr_pool_t *p, int status, const char *code,
+                               const char *field, const char *fmt, ...)
 {
     dp_problem_t *prob;
+    va_list ap;
 
     if (pprob == NULL) {
         return DP_EPROBLEM;
     }
     prob = dp_problem_make(p, status, code, NULL);
+    va_start(ap, fmt);
     prob->detail = apr_pstrcat(p, field, ": ", apr_pvsprintf(p, fmt, ap), NULL);
+    va_end(ap);
     dp_problem_add(prob, p, "field", json_object_new_string(field));
     *pprob = prob;
     return DP_EPROBLEM;
 }
 
-static apr_status_t deny(dp_problem_t **pprob, apr_pool_t *p, const char *field, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static apr_status_t bad_type(dp_problem_t **pprob, apr_pool_t *p, const char *field, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static apr_status_t bad_value(dp_problem_t **pprob, apr_pool_t *p, const char *field, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-/* 403 policy_denied naming field. */
-static apr_status_t deny(dp_problem_t **pprob, apr_pool_t *p, const char *field, const char *fmt, ...)
-{
-    va_list ap;
-    apr_status_t rv;
-
-    va_start(ap, fmt);
-    rv = fieldv(pprob, p, 403, "policy_denied", field, fmt, ap);
-    va_end(ap);
-    return rv;
-}
-
-/* 400 wrong_type naming field. */
-static apr_status_t bad_type(dp_problem_t **pprob, apr_pool_t *p, const char *field, const char *fmt, ...)
-{
-    va_list ap;
-    apr_status_t rv;
-
-    va_start(ap, fmt);
-    rv = fieldv(pprob, p, 400, "wrong_type", field, fmt, ap);
-    va_end(ap);
-    return rv;
-}
-
-/* 422 invalid_value naming field. */
-static apr_status_t bad_value(dp_problem_t **pprob, apr_pool_t *p, const char *field, const char *fmt, ...)
-{
-    va_list ap;
-    apr_status_t rv;
-
-    va_start(ap, fmt);
-    rv = fieldv(pprob, p, 422, "invalid_value", field, fmt, ap);
-    va_end(ap);
-    return rv;
-}
+/* 403 policy_denied, 400 wrong_type and 422 invalid_value, each naming the field. */
+#define deny(pprob, p, field, ...)      field_fail(pprob, p, 403, "policy_denied", field, __VA_ARGS__)
+#define bad_type(pprob, p, field, ...)  field_fail(pprob, p, 400, "wrong_type", field, __VA_ARGS__)
+#define bad_value(pprob, p, field, ...) field_fail(pprob, p, 422, "invalid_value", field, __VA_ARGS__)
 
 static const char *idx(apr_pool_t *p, const char *field, apr_size_t i)
 {

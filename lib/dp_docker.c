@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <apr_strings.h>
 #include <apr_thread_mutex.h>
+#include <apr_atomic.h>
 
 #include "dp_docker.h"
 #include "dp_json.h"
@@ -13,7 +14,8 @@ struct dp_docker_t {
     const char *socket;
     dp_http_t *http;
     apr_thread_mutex_t *lock;
-    char version[16];          /* negotiated, "" until then */
+    char version[16];          /* negotiated once, then never written again */
+    volatile apr_uint32_t negotiated;  /* set (atomically) after version is written */
 };
 
 /* Creates a client for endpoint in p. */
@@ -116,9 +118,13 @@ apr_status_t dp_docker_version(const char **pversion, dp_problem_t **pprob, dp_d
     const char *daemon;
     apr_status_t rv;
 
+    if (apr_atomic_read32(&d->negotiated)) {
+        *pversion = d->version;  /* the hot path: no lock once negotiated */
+        return APR_SUCCESS;
+    }
     apr_thread_mutex_lock(d->lock);
     if (d->version[0]) {
-        *pversion = apr_pstrdup(p, d->version);
+        *pversion = d->version;
         apr_thread_mutex_unlock(d->lock);
         return APR_SUCCESS;
     }
@@ -145,8 +151,9 @@ apr_status_t dp_docker_version(const char **pversion, dp_problem_t **pprob, dp_d
     }
     apr_cpystrn(d->version, version_cmp(daemon, DP_DOCKER_API_MAX) < 0 ? daemon : DP_DOCKER_API_MAX,
                 sizeof(d->version));
+    apr_atomic_set32(&d->negotiated, 1);
     dp_log_p(p, DP_LOG_INFO, 0, "Docker engine API %s, using %s", daemon, d->version);
-    *pversion = apr_pstrdup(p, d->version);
+    *pversion = d->version;
     apr_thread_mutex_unlock(d->lock);
     return APR_SUCCESS;
 }

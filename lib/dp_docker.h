@@ -24,7 +24,7 @@ void dp_docker_child_init(dp_docker_t *d);
 /* Returns the socket path of the client. */
 const char *dp_docker_socket(const dp_docker_t *d);
 
-/* Returns the negotiated API version ("1.41"), negotiating once per process; 503 problem
+/* Returns the negotiated API version ("1.41", valid for the process's life), negotiating once per process; 503 problem
  * when the engine cannot be reached or is older than DP_DOCKER_API_MIN. */
 apr_status_t dp_docker_version(const char **pversion, dp_problem_t **pprob, dp_docker_t *d,
                                apr_pool_t *p);

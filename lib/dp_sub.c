@@ -790,38 +790,36 @@ static apr_status_t record_schedules(dp_problem_t **pprob, const dp_sub_env_t *e
     return dp_store_tx_end(pprob, tx, 1);
 }
 
-/* Registers schedules. */
-apr_status_t dp_sub_schedule(json_object **pitems, dp_problem_t **pprob, const dp_sub_env_t *env,
-                             json_object *body)
+/* Sends body to a PortOne schedule route and records the schedules it answers (scheduled when
+ * registering, revoked otherwise). */
+static apr_status_t schedule_call(json_object **pitems, dp_problem_t **pprob, const dp_sub_env_t *env,
+                                  json_object *body, const char *path, int registering)
 {
     json_object *items = NULL;
     apr_status_t rv;
 
     *pitems = NULL;
-    if ((rv = portone(&items, pprob, env, "POST", "/subscribe/payments/schedule", body,
-                      json_type_array)) != APR_SUCCESS
-        || (rv = record_schedules(pprob, env, items, dp_json_get_str(body, "customer_uid"), 1)) != APR_SUCCESS) {
+    if ((rv = portone(&items, pprob, env, "POST", path, body, json_type_array)) != APR_SUCCESS
+        || (rv = record_schedules(pprob, env, items, dp_json_get_str(body, "customer_uid"),
+                                  registering)) != APR_SUCCESS) {
         return rv;
     }
     *pitems = items;
     return APR_SUCCESS;
 }
 
+/* Registers schedules. */
+apr_status_t dp_sub_schedule(json_object **pitems, dp_problem_t **pprob, const dp_sub_env_t *env,
+                             json_object *body)
+{
+    return schedule_call(pitems, pprob, env, body, "/subscribe/payments/schedule", 1);
+}
+
 /* Revokes schedules. */
 apr_status_t dp_sub_unschedule(json_object **pitems, dp_problem_t **pprob, const dp_sub_env_t *env,
                                json_object *body)
 {
-    json_object *items = NULL;
-    apr_status_t rv;
-
-    *pitems = NULL;
-    if ((rv = portone(&items, pprob, env, "POST", "/subscribe/payments/unschedule", body,
-                      json_type_array)) != APR_SUCCESS
-        || (rv = record_schedules(pprob, env, items, dp_json_get_str(body, "customer_uid"), 0)) != APR_SUCCESS) {
-        return rv;
-    }
-    *pitems = items;
-    return APR_SUCCESS;
+    return schedule_call(pitems, pprob, env, body, "/subscribe/payments/unschedule", 0);
 }
 
 /* Most pages of a schedule list fetched for one request. */

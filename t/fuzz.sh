@@ -27,17 +27,7 @@ BUILD=${DP_FUZZ_BUILD:-build-fuzz}
 log() { printf '[fuzz] %s\n' "$*" >&2; }
 
 command -v clang >/dev/null || { log "clang is missing: run ./dev test once (it installs the packages)"; exit 2; }
-if [ ! -x configure ] || [ configure.ac -nt configure ]; then
-    log "autoreconf"; autoreconf -fi >/dev/null 2>&1
-fi
-mkdir -p "$BUILD"
-if [ ! -f "$BUILD/Makefile" ]; then
-    log "configure $BUILD"
-    (cd "$BUILD" && "$TOP/configure" CC=clang --enable-fuzzing --enable-sanitizers --enable-werror \
-        >configure.out 2>&1) || { cat "$BUILD/configure.out"; exit 1; }
-fi
-log "make in $BUILD"
-make -C "$BUILD" -j"$(nproc)" >"$BUILD/make.out" 2>&1 || { tail -50 "$BUILD/make.out"; exit 1; }
+"$TOP/dev" build "$BUILD" CC=clang --enable-fuzzing --enable-sanitizers --enable-werror
 
 targets=${DP_FUZZ_TARGETS:-$(cd t/fuzz && ls fuzz_*.c | sed 's/\.c$//')}
 crashdir="$TOP/$BUILD/crashes"

@@ -99,6 +99,33 @@ def read_pid(path):
         return None
 
 
+ROUTE_SCOPES = {
+    "DR": "docker:read", "DP_SCOPE_DOCKER_READ": "docker:read",
+    "DW": "docker:write", "DP_SCOPE_DOCKER_WRITE": "docker:write",
+    "PR": "payments:read", "DP_SCOPE_PAYMENTS_READ": "payments:read",
+    "PW": "payments:write", "DP_SCOPE_PAYMENTS_WRITE": "payments:write",
+    "DP_SCOPE_NONE": "none",
+}
+
+
+def read_routes(path=os.path.join(TOP, "lib", "dp_routes.c")):
+    """[(METHOD, pattern, scope, handler id)] of the route table, in order; every row must parse.
+    (tools/gen-openapi.py reads the table with its own parser, so the tests check it independently.)"""
+    with open(path, encoding="utf-8") as f:
+        src = f.read()
+    # drop comments, not string literals (which may hold "//")
+    src = re.sub(r'("(?:[^"\\\n]|\\.)*"|\'(?:[^\'\\\n]|\\.)*\')|/\*.*?\*/|//[^\n]*',
+                 lambda m: m.group(1) or " ", src, flags=re.S)
+    table = re.search(r"dp_routes\[\]\s*=\s*\{(.*?)\n\};", src, re.S)
+    assert table, "cannot find the dp_routes[] table in lib/dp_routes.c"
+    rows = re.findall(r'\{\s*"([A-Z]+)"\s*,\s*"([^"]+)"\s*,\s*([A-Za-z_]+)\s*,\s*"([^"]+)"\s*\}', table.group(1))
+    assert len(rows) == len(re.findall(r"^\s*\{", table.group(1), re.M)), \
+        "a route row in lib/dp_routes.c did not parse"
+    for m, pat, scope, hid in rows:
+        assert scope in ROUTE_SCOPES, f"unknown scope macro {scope} for {m} {pat}"
+    return [(m, pat, ROUTE_SCOPES[scope], hid) for m, pat, scope, hid in rows]
+
+
 class UnixHTTPConnection(http.client.HTTPConnection):
     def __init__(self, path, timeout=10):
         super().__init__("localhost", timeout=timeout)
@@ -562,6 +589,16 @@ DockpayWebhookAllow 127.0.0.1 ::1
         if self.own_docker:
             subprocess.run(["ip", "netns", "del", self.ns], capture_output=True)
 
+    def teardown(self):
+        """Stops everything, then removes the root folder unless DP_KEEP=1 asks to keep it."""
+        try:
+            self.stop()
+        finally:
+            if os.environ.get("DP_KEEP") != "1":
+                self.cleanup()
+            else:
+                log(f"kept {self.root}")
+
     def cleanup(self):
         # unmount anything dockerd left under the root, then remove it
         with open("/proc/mounts") as f:
@@ -776,13 +813,7 @@ def cmd_test(args):
             log("sanitizer reports found: failing the run")
             rc = rc or 1
     finally:
-        try:
-            st.stop()
-        finally:
-            if os.environ.get("DP_KEEP") != "1":
-                st.cleanup()
-            else:
-                log(f"kept {root}")
+        st.teardown()
     return rc
 
 

@@ -16,17 +16,7 @@ BUILD=${DP_MEMCHECK_BUILD:-build-memcheck}
 log() { printf '[memcheck] %s\n' "$*" >&2; }
 
 command -v valgrind >/dev/null || { log "valgrind is missing: run ./dev test once (it installs the packages)"; exit 2; }
-if [ ! -x configure ] || [ configure.ac -nt configure ]; then
-    log "autoreconf"; autoreconf -fi >/dev/null 2>&1
-fi
-mkdir -p "$BUILD"
-if [ ! -f "$BUILD/Makefile" ]; then
-    log "configure $BUILD (-O0 -g, no sanitizers)"
-    (cd "$BUILD" && "$TOP/configure" CFLAGS="-O0 -g" --enable-werror >configure.out 2>&1) \
-        || { cat "$BUILD/configure.out"; exit 1; }
-fi
-log "make in $BUILD"
-make -C "$BUILD" -j"$(nproc)" >"$BUILD/make.out" 2>&1 || { tail -50 "$BUILD/make.out"; exit 1; }
+"$TOP/dev" build "$BUILD" CFLAGS="-O0 -g" --enable-werror
 
 VDIR="$TOP/$BUILD/valgrind"
 rm -rf "$VDIR"; mkdir -p "$VDIR"; chmod 1777 "$VDIR"  # httpd forks children as www-data

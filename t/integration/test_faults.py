@@ -9,32 +9,11 @@ import time
 import pytest
 
 from conftest import assert_problem
-from harness import pid_alive, read_pid
+from harness import pid_alive, read_pid, wait_for
 
 
 def httpd_pid(stack):
     return read_pid(stack.s.path("httpd", "httpd.pid"))
-
-
-def wait_until(pred, timeout, what):
-    end = time.time() + timeout
-    while time.time() < end:
-        try:
-            if pred():
-                return
-        except Exception:
-            pass
-        time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def gone(pid):
-    """True when pid has exited (a zombie counts: the harness, its parent, reaps it later)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
-    except OSError:
-        return True
 
 
 def skip_if_501(r, what):
@@ -51,7 +30,7 @@ def test_dockerd_sigkill_is_503_fast_then_recovers(api, stack):
     assert dpid and pid_alive(dpid)
     os.kill(dpid, signal.SIGKILL)
     try:
-        wait_until(lambda: gone(dpid), 10, "dockerd to die")
+        wait_for(lambda: not pid_alive(dpid), 10, "dockerd to die")
         for path in ["/system/version", "/containers", "/images", "/volumes", "/networks"]:
             t0 = time.time()
             r = api.get(path)
@@ -64,20 +43,8 @@ def test_dockerd_sigkill_is_503_fast_then_recovers(api, stack):
         assert h.status_code == 503 and h.json()["docker"] == "down"
         assert httpd_pid(stack) == hpid and pid_alive(hpid), "httpd's parent changed"
     finally:
-        # dockerd refuses to start while its pid file names a process that exists (the killed
-        # one stays a zombie until the harness reaps it): the file is stale, remove it
-        if gone(dpid):
-            try:
-                os.unlink(stack.s.path("docker", "pid"))
-            except FileNotFoundError:
-                pass
-        # the killed dockerd's own containerd lives on and blocks a new one: end it by its pid file
-        cpid = read_pid(stack.s.path("docker", "exec", "containerd", "containerd.pid"))
-        if cpid and not gone(cpid):
-            os.kill(cpid, signal.SIGTERM)
-            wait_until(lambda: gone(cpid), 20, "the old containerd to exit")
-        stack.start_docker()
-    wait_until(lambda: api.get("/system/version").status_code == 200, 30, "Docker routes to recover")
+        stack.start_docker()  # reaps what the killed engine left behind (containerd, pid files)
+    wait_for(lambda: api.get("/system/version").status_code == 200, 30, "Docker routes to recover")
     assert api.get("/containers").status_code in (200, 501)
     assert api.get("/health", key=None).json()["docker"] == "ok"
     assert httpd_pid(stack) == hpid
@@ -100,7 +67,7 @@ def test_database_stopped_db_routes_503_promptly_then_recover(api, stack):
             assert r.headers.get("Retry-After") or True
     finally:
         stack.start_db()
-    wait_until(lambda: api.get("/payments").status_code == 200, 30, "GET /payments to recover")
+    wait_for(lambda: api.get("/payments").status_code == 200, 30, "GET /payments to recover")
     assert httpd_pid(stack) == hpid
 
 
@@ -117,7 +84,7 @@ def test_portone_unreachable_is_503_then_recovers(api, stack):
         assert took < 4, f"took {took:.1f}s with PortOne unreachable"
     finally:
         stack.start_fake()
-    wait_until(lambda: api.get("/payments/imp_fault_probe").status_code == 404, 20, "PortOne routes to recover")
+    wait_for(lambda: api.get("/payments/imp_fault_probe").status_code == 404, 20, "PortOne routes to recover")
 
 
 @pytest.mark.allow_log(r"[Pp]ort[Oo]ne|curl|timed? ?out|timeout")

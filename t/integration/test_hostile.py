@@ -12,15 +12,12 @@ import time
 
 import pytest
 
+from harness import read_routes
+
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def load_routes():
-    src = open(os.path.join(TOP, "lib", "dp_routes.c")).read()
-    return re.findall(r'\{\s*"(GET|POST|DELETE|PUT|PATCH)",\s*"([^"]+)",\s*[A-Z_]+,\s*"([a-z_.]+)"\s*\}', src)
-
-
-ROUTES = load_routes()
+ROUTES = [(m, p, hid) for m, p, _scope, hid in read_routes()]
 
 # A well-formed body per route (never sent as is): hostile cases change one thing in it so that it
 # must be refused. Fields listed in FREE_TEXT take any printable text, so only their length,

@@ -17,6 +17,8 @@ import sys
 
 import pytest
 
+from harness import read_routes
+
 TOP = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 ROUTES_C = os.path.join(TOP, "lib", "dp_routes.c")
 OPENAPI = os.path.join(TOP, "openapi.json")
@@ -25,13 +27,6 @@ CONF = os.path.join(TOP, "conf", "dockpay.conf")
 LOAD = os.path.join(TOP, "conf", "dockpay.load")
 CONFIG_MD = os.path.join(TOP, "docs", "configuration.md")
 
-SCOPE_NAMES = {
-    "DR": "docker:read", "DP_SCOPE_DOCKER_READ": "docker:read",
-    "DW": "docker:write", "DP_SCOPE_DOCKER_WRITE": "docker:write",
-    "PR": "payments:read", "DP_SCOPE_PAYMENTS_READ": "payments:read",
-    "PW": "payments:write", "DP_SCOPE_PAYMENTS_WRITE": "payments:write",
-    "DP_SCOPE_NONE": "none",
-}
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
 
@@ -46,19 +41,6 @@ def _strip_c_comments(src):
     return tok.sub(lambda m: m.group(1) or " ", src)
 
 
-def load_routes():
-    """[(METHOD, pattern, scope, handler id)] from the route table."""
-    src = _strip_c_comments(_read(ROUTES_C))
-    table = re.search(r"dp_routes\[\]\s*=\s*\{(.*?)\n\};", src, re.S)
-    assert table, "cannot find the dp_routes[] table in lib/dp_routes.c"
-    rows = re.findall(r'\{\s*"([A-Z]+)"\s*,\s*"([^"]+)"\s*,\s*([A-Za-z_]+)\s*,\s*"([^"]+)"\s*\}', table.group(1))
-    assert len(rows) == len(re.findall(r"^\s*\{", table.group(1), re.M)), \
-        "a route row in lib/dp_routes.c did not parse"
-    for m, pat, scope, hid in rows:
-        assert scope in SCOPE_NAMES, f"unknown scope macro {scope} for {m} {pat}"
-    return [(m, pat, SCOPE_NAMES[scope], hid) for m, pat, scope, hid in rows]
-
-
 def normalise(pattern):
     """`{name+}` (greedy tail) -> `{name}`, as OpenAPI writes it."""
     return re.sub(r"\{([A-Za-z_][A-Za-z0-9_]*)\+\}", r"{\1}", pattern)
@@ -66,7 +48,7 @@ def normalise(pattern):
 
 @pytest.fixture(scope="module")
 def routes():
-    return load_routes()
+    return read_routes(ROUTES_C)
 
 
 @pytest.fixture(scope="module")
