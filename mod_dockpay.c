@@ -15,12 +15,14 @@
 #include <apr_hash.h>
 #include <apr_network_io.h>
 #include <apr_dbd.h>
+#include <apr_shm.h>
 #include <mod_dbd.h>
 
 #include "dp_glue.h"
 #include "dp_routes.h"
 #include "dp_log.h"
 #include "dp_http.h"
+#include "dp_memo.h"
 #include "h_areas.h"
 #include "h_watch.h"
 
@@ -51,6 +53,8 @@ static void *create_srv_conf(apr_pool_t *p, server_rec *s)
     c->portone_connect_timeout = DP_UNSET;
     c->vbank_due_days = DP_UNSET;
     c->auto_cancel = DP_UNSET;
+    c->health_cache = DP_UNSET;
+    c->payments_cache = DP_UNSET;
     return c;
 }
 
@@ -88,6 +92,8 @@ static void *merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE_PTR(webhook_allow);
     MERGE_INT(vbank_due_days);
     MERGE_INT(auto_cancel);
+    MERGE_INT(health_cache);
+    MERGE_INT(payments_cache);
     MERGE_PTR(proc);
     c->proc = NULL;  /* each server gets its own process state in post_config */
     return c;
@@ -148,14 +154,19 @@ static const char *set_int(cmd_parms *cmd, void *dc, const char *v)
     dp_conf_t *c = conf_of(cmd->server);
     int *field = (int *)((char *)c + (apr_size_t)cmd->info);
     apr_int64_t n;
-    apr_int64_t max = 86400;
+    apr_int64_t min = 1, max = 86400;
 
     (void)dc;
+    if (!strcasecmp(cmd->cmd->name, "DockpayHealthCache")
+        || !strcasecmp(cmd->cmd->name, "DockpayPaymentsCache")) {
+        min = 0;
+        max = 60;
+    }
     if (!strcasecmp(cmd->cmd->name, "DockpayMaxStreams")) max = 10000;
     if (!strcasecmp(cmd->cmd->name, "DockpayVbankDueDays")) max = 365;
-    if (dp_parse_int(&n, v, 1, max) != APR_SUCCESS) {
-        return apr_psprintf(cmd->pool, "%s takes a whole number from 1 to %" APR_INT64_T_FMT ", not '%s'",
-                            cmd->cmd->name, max, v);
+    if (dp_parse_int(&n, v, min, max) != APR_SUCCESS) {
+        return apr_psprintf(cmd->pool, "%s takes a whole number from %" APR_INT64_T_FMT " to %"
+                            APR_INT64_T_FMT ", not '%s'", cmd->cmd->name, min, max, v);
     }
     *field = (int)n;
     return NULL;
@@ -338,6 +349,10 @@ static const command_rec dockpay_cmds[] = {
                   "days until a virtual account expires when no vbank_due is given (default 3)"),
     AP_INIT_FLAG("DockpayAutoCancelMismatch", set_flag, OFF(auto_cancel), RSRC_CONF,
                  "cancel a paid payment whose amount does not match (default On)"),
+    AP_INIT_TAKE1("DockpayHealthCache", set_int, OFF(health_cache), RSRC_CONF,
+                  "seconds /health reuses its last dependency check (default 1; 0: every call)"),
+    AP_INIT_TAKE1("DockpayPaymentsCache", set_int, OFF(payments_cache), RSRC_CONF,
+                  "seconds a GET /payments page is reused unless payments changed (default 1; 0: off)"),
     { NULL }
 };
 
@@ -379,9 +394,28 @@ static void add_handlers(apr_pool_t *p, const dp_handler_entry_t *t)
     (void)p;
 }
 
+/* The payments-table change count shared by every child (anonymous shared memory made before
+ * the children fork); see dp_db_t.pay_changes. NULL, logged, when it cannot be made. */
+static volatile apr_uint32_t *shared_counter(server_rec *s, apr_pool_t *pconf)
+{
+    apr_shm_t *shm = NULL;
+    apr_status_t rv = apr_shm_create(&shm, sizeof(apr_uint32_t), NULL, pconf);
+    volatile apr_uint32_t *n;
+
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, "dockpay: cannot create anonymous shared memory "
+                     "for the payments change count");
+        return NULL;
+    }
+    n = apr_shm_baseaddr_get(shm);
+    *n = 0;
+    return n;
+}
+
 static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
 {
     server_rec *sv;
+    volatile apr_uint32_t *pay_changes;
 
     (void)plog; (void)ptemp;
     main_server = s;
@@ -399,6 +433,9 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, s
     add_handlers(pconf, dp_engine_handlers);
     add_handlers(pconf, dp_payment_handlers);
     add_handlers(pconf, dp_subscription_handlers);
+    if ((pay_changes = shared_counter(s, pconf)) == NULL) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
 
     for (sv = s; sv; sv = sv->next) {
         dp_conf_t *c = conf_of(sv);
@@ -417,6 +454,7 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, s
             ap_log_error(APLOG_MARK, APLOG_CRIT, rv, sv, "dockpay: DockpayDockerEndpoint: %s", err);
             return HTTP_INTERNAL_SERVER_ERROR;
         }
+        proc->pay_changes = pay_changes;
         c->proc = proc;
         if (dp_payments_post_config(sv, c, pconf) != OK) {
             return HTTP_INTERNAL_SERVER_ERROR;
@@ -429,10 +467,18 @@ static void child_init(apr_pool_t *p, server_rec *s)
 {
     server_rec *sv;
 
-    (void)p;
     for (sv = s; sv; sv = sv->next) {
         dp_conf_t *c = conf_of(sv);
         if (c->proc) {
+            /* one health state; pages: 256 of at most 256 KiB (a page of 100 is ~60 KiB) */
+            if (dp_memo_create(&c->proc->health, p, 1, 256,
+                               apr_time_from_sec(dp_conf_int(c->health_cache, 1))) != APR_SUCCESS
+                || dp_memo_create(&c->proc->pages, p, 256, 256 * 1024,
+                                  apr_time_from_sec(dp_conf_int(c->payments_cache, 1))) != APR_SUCCESS) {
+                ap_log_error(APLOG_MARK, APLOG_WARNING, 0, sv, "dockpay: no memo for /health and "
+                             "payment pages in this process; every call asks the database");
+                c->proc->health = c->proc->pages = NULL;
+            }
             dp_docker_child_init(c->proc->docker);
             dp_payments_child_init(sv, c, p);
             dp_watch_child_init(sv, c, p);

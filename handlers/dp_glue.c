@@ -68,6 +68,12 @@ int dp_send_json(dp_req_t *q, int status, json_object *body)
     return send_text(q, status, "application/json; charset=utf-8", s, strlen(s));
 }
 
+/* Sends serialised JSON with status. */
+int dp_send_json_text(dp_req_t *q, int status, const char *json, apr_size_t len)
+{
+    return send_text(q, status, "application/json; charset=utf-8", json, len);
+}
+
 /* Sends an empty response with status. */
 int dp_send_empty(dp_req_t *q, int status)
 {
@@ -295,6 +301,7 @@ static dp_db_t *wrap_db(dp_req_t *q, ap_dbd_t *h)
     db->prepared = h->prepared;
     db->pool = q->pool;
     db->opaque = h;
+    db->pay_changes = q->proc->pay_changes;
     return db;
 }
 

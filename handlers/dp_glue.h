@@ -62,6 +62,8 @@ typedef struct dp_conf_t {
     apr_array_header_t *webhook_allow; /* DockpayWebhookAllow (apr_ipsubnet_t*), default PortOne's */
     int vbank_due_days;             /* DockpayVbankDueDays, default 3 */
     int auto_cancel;                /* DockpayAutoCancelMismatch, default on */
+    int health_cache;               /* DockpayHealthCache seconds, default 1 (0: check every call) */
+    int payments_cache;             /* DockpayPaymentsCache seconds, default 1 (0: off) */
     /* process-wide state, created in post_config/child_init */
     struct dp_proc_t *proc;
 } dp_conf_t;
@@ -74,6 +76,9 @@ typedef struct dp_proc_t {
     void *portone;                  /* dp_portone_t* (payments) */
     volatile apr_uint32_t streams;  /* follow streams open now */
     struct dp_dk_watch_t *watch;    /* the container list watcher (child_init; h_watch.c), or NULL */
+    volatile apr_uint32_t *pay_changes; /* payments-table change count, shared by the children */
+    struct dp_memo_t *health;       /* the last dependency check (child_init) */
+    struct dp_memo_t *pages;        /* memoised GET /payments pages (child_init) */
 } dp_proc_t;
 
 /* One API request as the handlers see it. */
@@ -116,6 +121,9 @@ int dp_conf_int(int v, int dflt);
 
 /* Sends body (a JSON value) with status; returns OK for the handler to return. */
 int dp_send_json(dp_req_t *q, int status, json_object *body);
+
+/* Sends len bytes of already serialised JSON with status; returns OK. */
+int dp_send_json_text(dp_req_t *q, int status, const char *json, apr_size_t len);
 
 /* Sends an empty response with status (204). */
 int dp_send_empty(dp_req_t *q, int status);

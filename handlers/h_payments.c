@@ -3,10 +3,12 @@
 #include <string.h>
 #include <apr_strings.h>
 #include <apr_network_io.h>
+#include <apr_atomic.h>
 
 #include "dp_glue.h"
 #include "h_areas.h"
 #include "dp_pay.h"
+#include "dp_memo.h"
 
 #define MAX_AMOUNT APR_INT64_C(10000000000000)   /* 10^13 KRW */
 
@@ -139,6 +141,10 @@ static int h_list(dp_req_t *q)
     dp_problem_t *prob = NULL;
     json_object *out = NULL;
     const char *status = dp_query(q, "status");
+    const char *key, *text;
+    apr_size_t len;
+    apr_uint32_t gen;
+    apr_time_t now;
     apr_int64_t from, to, page, limit;
 
     if (status && dp_pay_status_rank(status) < 0) {
@@ -151,11 +157,23 @@ static int h_list(dp_req_t *q)
         || dp_query_int(&limit, &prob, q, "limit", 20, 1, 100) != APR_SUCCESS) {
         return dp_send_problem(q, prob);
     }
+    /* a page computed in this process less than DockpayPaymentsCache ago is answered again
+     * unless a payment changed since (the change count is read before the query) */
+    gen = apr_atomic_read32(q->proc->pay_changes);
+    now = apr_time_now();
+    key = apr_psprintf(q->pool, "%s|%" APR_INT64_T_FMT "|%" APR_INT64_T_FMT "|%" APR_INT64_T_FMT
+                       "|%" APR_INT64_T_FMT, status ? status : "", from, to, page, limit);
+    if (dp_memo_get(&text, &len, q->proc->pages, q->pool, key, gen, now) == APR_SUCCESS) {
+        return dp_send_json_text(q, 200, text, len);
+    }
     env_init(&e, q, 1);
     if (dp_pay_list(&out, &prob, &e, status, from, to, page, limit) != APR_SUCCESS) {
         return dp_send_problem(q, prob);
     }
-    return dp_send_json(q, 200, out);
+    text = dp_json_str(q->pool, out);
+    len = strlen(text);
+    dp_memo_put(q->proc->pages, key, gen, now, text, len);
+    return dp_send_json_text(q, 200, text, len);
 }
 
 /* GET /payments/{imp_uid} and /payments/find/{merchant_uid}: PortOne's object, recorded. */

@@ -5,23 +5,35 @@
 #include <apr_strings.h>
 
 #include "dp_glue.h"
+#include "dp_memo.h"
 #include "h_areas.h"
 
 #ifndef DP_OPENAPI_DEFAULT
 #define DP_OPENAPI_DEFAULT "/usr/local/share/mod_dockpay/openapi.json"
 #endif
 
-/* GET /health: the state of each dependency; 503 when a configured one is down. */
+/* GET /health: the state of each dependency (checked at most once per DockpayHealthCache
+ * seconds in each process); 503 when a configured one is down. */
 static int health(dp_req_t *q)
 {
     json_object *o = dp_json_object(q->pool);
     dp_problem_t *prob = NULL;
     dp_db_t *db;
+    const char *memo;
+    apr_size_t len;
+    apr_time_t now = apr_time_now();
     int docker_ok, db_ok;
 
-    docker_ok = dp_docker_ping(&prob, q->proc->docker, q->pool, 1000) == APR_SUCCESS;
-    db = dp_db_acquire(&prob, q);
-    db_ok = db && dp_store_ping(&prob, db) == APR_SUCCESS;
+    if (dp_memo_get(&memo, &len, q->proc->health, q->pool, "health", 0, now) == APR_SUCCESS && len == 2) {
+        docker_ok = memo[0] == '1';
+        db_ok = memo[1] == '1';
+    }
+    else {
+        docker_ok = dp_docker_ping(&prob, q->proc->docker, q->pool, 1000) == APR_SUCCESS;
+        db = dp_db_acquire(&prob, q);
+        db_ok = db && dp_store_ping(&prob, db) == APR_SUCCESS;
+        dp_memo_put(q->proc->health, "health", 0, now, docker_ok ? (db_ok ? "11" : "10") : (db_ok ? "01" : "00"), 2);
+    }
     dp_json_set_str(o, "status", (docker_ok && db_ok) ? "ok" : "degraded");
     dp_json_set_str(o, "docker", docker_ok ? "ok" : "down");
     dp_json_set_str(o, "database", db_ok ? "ok" : "down");

@@ -1,5 +1,7 @@
 /* dp_store: the database through apr_dbd prepared statements registered by label. */
 #include <stdlib.h>
+#include <string.h>
+#include <apr_atomic.h>
 #include <apr_strings.h>
 
 #include "dp_store.h"
@@ -52,6 +54,14 @@ apr_status_t dp_store_fail(dp_problem_t **pprob, dp_db_t *db, int dbrv, const ch
     return dp_problem_fail(pprob, db->pool, 500, "database_error", "the database refused %s", what);
 }
 
+/* Counts a change to the payments table for the memo of payment pages (see dp_db_t). */
+static void count_pay_change(dp_db_t *db)
+{
+    if (db->pay_changes) {
+        apr_atomic_inc32(db->pay_changes);
+    }
+}
+
 /* Runs a write statement by label with binary arguments. */
 apr_status_t dp_store_exec(int *pnrows, dp_problem_t **pprob, dp_db_t *db, const char *label,
                            const void **args)
@@ -69,6 +79,10 @@ apr_status_t dp_store_exec(int *pnrows, dp_problem_t **pprob, dp_db_t *db, const
     }
     if (pnrows) {
         *pnrows = nrows;
+    }
+    if (nrows > 0 && strncmp(label, "dockpay_pay_", 12) == 0) {
+        count_pay_change(db);
+        db->pay_dirty = 1;
     }
     return APR_SUCCESS;
 }
@@ -145,6 +159,10 @@ apr_status_t dp_store_tx_end(dp_problem_t **pprob, dp_tx_t *tx, int commit)
     }
     dbrv = apr_dbd_transaction_end(tx->db->driver, tx->db->pool, tx->tx);
     tx->open = 0;
+    if (tx->db->pay_dirty) {   /* now that the change is visible to other connections */
+        count_pay_change(tx->db);
+        tx->db->pay_dirty = 0;
+    }
     if (dbrv != 0) {
         return dp_store_fail(pprob, tx->db, dbrv, "ending a transaction");
     }

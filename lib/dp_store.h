@@ -21,6 +21,11 @@ typedef struct dp_db_t {
     apr_hash_t *prepared;  /* label -> apr_dbd_prepared_t* */
     apr_pool_t *pool;
     void *opaque;          /* the glue's own handle (mod_dbd's ap_dbd_t) */
+    /* Counts changes to the payments table (statements labelled "dockpay_pay_*"), shared by
+     * the server's processes, so that memoised payment pages of an older count are not used;
+     * NULL: not counted. Bumped after such a write and again when its transaction ends. */
+    volatile apr_uint32_t *pay_changes;
+    int pay_dirty;         /* a payments write happened since the last count */
 } dp_db_t;
 
 /* Statement tables, each terminated by a { NULL, NULL } row. */

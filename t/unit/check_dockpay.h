@@ -16,6 +16,7 @@ TCase *tc_auth(void);
 TCase *tc_problem(void);
 TCase *tc_http(void);
 TCase *tc_util(void);
+TCase *tc_memo(void);
 
 /* Areas define these as they grow; a missing one is skipped. */
 TCase *tc_docker_logs(void) __attribute__((weak));
