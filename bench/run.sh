@@ -9,7 +9,7 @@ TOP=$(pwd)
 B=${DP_BENCH_BUILD:-build-bench}
 log() { printf '[bench] %s\n' "$*" >&2; }
 
-for p in wrk apache2-dev mariadb-server docker.io; do
+for p in wrk apache2-utils apache2-dev mariadb-server docker.io; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || {
         log "installing $p"; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$p" >/dev/null; }
 done

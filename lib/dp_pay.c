@@ -921,8 +921,8 @@ apr_status_t dp_pay_list(json_object **pout, dp_problem_t **pprob, dp_pay_env_t 
         return DP_EPROBLEM;
     }
     rv = dp_store_pay_list(&items, &total, pprob, e->db, status,
-                           from >= 0 ? utc_datetime(e->pool, from) : "1000-01-01 00:00:00",
-                           to >= 0 ? utc_datetime(e->pool, to) : "9999-12-31 23:59:59",
+                           from >= 0 ? utc_datetime(e->pool, from) : NULL,
+                           to >= 0 ? utc_datetime(e->pool, to) : NULL,
                            (page - 1) * limit, limit);
     if (rv != APR_SUCCESS) {
         return rv;

@@ -12,8 +12,10 @@
     "vbank_holder, vbank_due, buyer_name, buyer_email, buyer_tel, paid_at, failed_at, " \
     "cancelled_at, created_at, updated_at"
 
-#define PAY_FILTER \
-    " WHERE (%s IS NULL OR status = %s) AND created_at >= %s AND created_at < %s"
+/* the date range is always bound (the whole range when not asked for); with a status the
+ * (status, created_at) index serves both the range and the order */
+#define PAY_RANGE " created_at >= %s AND created_at < %s"
+#define PAY_PAGE " ORDER BY created_at DESC, id DESC LIMIT %lld OFFSET %lld"
 
 const dp_stmt_def_t dp_store_pay_statements[] = {
     { "dockpay_pay_get", "SELECT " PAY_COLS " FROM payments WHERE merchant_uid = %s" },
@@ -32,10 +34,14 @@ const dp_stmt_def_t dp_store_pay_statements[] = {
       "vbank_num = %s, vbank_holder = %s, vbank_due = %lld, buyer_name = %s, buyer_email = %s, "
       "buyer_tel = %s, paid_at = %lld, failed_at = %lld, cancelled_at = %lld, "
       "updated_at = UTC_TIMESTAMP(6) WHERE merchant_uid = %s" },
-    { "dockpay_pay_count", "SELECT COUNT(*) FROM payments" PAY_FILTER },
-    { "dockpay_pay_list",
-      "SELECT " PAY_COLS " FROM payments" PAY_FILTER
-      " ORDER BY created_at DESC, id DESC LIMIT %lld OFFSET %lld" },
+    /* totals: without a date range from the trigger-kept counts (004_payment_totals.sql) */
+    { "dockpay_pay_total", "SELECT COALESCE(SUM(n), 0) FROM payment_totals" },
+    { "dockpay_pay_total_status", "SELECT COALESCE(SUM(n), 0) FROM payment_totals WHERE status = %s" },
+    { "dockpay_pay_count", "SELECT COUNT(*) FROM payments WHERE" PAY_RANGE },
+    { "dockpay_pay_count_status", "SELECT COUNT(*) FROM payments WHERE status = %s AND" PAY_RANGE },
+    { "dockpay_pay_list", "SELECT " PAY_COLS " FROM payments WHERE" PAY_RANGE PAY_PAGE },
+    { "dockpay_pay_list_status",
+      "SELECT " PAY_COLS " FROM payments WHERE status = %s AND" PAY_RANGE PAY_PAGE },
     { "dockpay_pay_cancel_add",
       "INSERT IGNORE INTO payment_cancellations (cancellation_id, merchant_uid, imp_uid, amount, "
       "reason, pg_tid, cancelled_at, created_at) VALUES (%s, %s, %s, %lld, %s, %s, %lld, "
@@ -211,24 +217,31 @@ apr_status_t dp_store_pay_list(apr_array_header_t **pitems, apr_int64_t *ptotal,
 {
     apr_dbd_results_t *res = NULL;
     apr_dbd_row_t *row = NULL;
-    const void *args[6];
+    const void *args[5];
+    const void **range = status ? args + 1 : args;   /* the arguments after the status */
+    const char *total_label;
     apr_status_t rv;
 
     *ptotal = 0;
     *pitems = NULL;
     args[0] = status;
-    args[1] = status;
-    args[2] = from;
-    args[3] = to;
-    args[4] = &limit;
-    args[5] = &offset;
-    if ((rv = dp_store_select(&res, pprob, db, "dockpay_pay_count", args)) != APR_SUCCESS) {
+    range[0] = from ? from : "1000-01-01 00:00:00";
+    range[1] = to ? to : "9999-12-31 23:59:59";
+    range[2] = &limit;
+    range[3] = &offset;
+    if (from || to) {
+        total_label = status ? "dockpay_pay_count_status" : "dockpay_pay_count";
+    }
+    else {
+        total_label = status ? "dockpay_pay_total_status" : "dockpay_pay_total";
+    }
+    if ((rv = dp_store_select(&res, pprob, db, total_label, args)) != APR_SUCCESS) {
         return rv;
     }
     while (apr_dbd_get_row(db->driver, db->pool, res, &row, -1) == 0) {
         *ptotal = col_int(db, row, 0, NULL);
     }
-    return select_recs(pitems, pprob, db, "dockpay_pay_list", args);
+    return select_recs(pitems, pprob, db, status ? "dockpay_pay_list_status" : "dockpay_pay_list", args);
 }
 
 /* Records one cancellation unless known. */

@@ -52,7 +52,8 @@ apr_status_t dp_store_pay_set_prepared(dp_problem_t **pprob, dp_db_t *db, const 
 apr_status_t dp_store_pay_save(dp_problem_t **pprob, dp_db_t *db, const dp_pay_rec_t *rec);
 
 /* Lists orders newest first: status NULL for all, from/to UTC "YYYY-MM-DD HH:MM:SS" bounds
- * (from inclusive, to exclusive); *pitems holds dp_pay_rec_t*. */
+ * (from inclusive, to exclusive; NULL: unbounded); *pitems holds dp_pay_rec_t*; *ptotal counts
+ * every matching order (without a range, from the trigger-kept payment_totals). */
 apr_status_t dp_store_pay_list(apr_array_header_t **pitems, apr_int64_t *ptotal,
                                dp_problem_t **pprob, dp_db_t *db, const char *status,
                                const char *from, const char *to, apr_int64_t offset,
