@@ -668,7 +668,9 @@ OPS = {
     "health": dict(
         tag="service", summary="Service health",
         description="The state of each dependency. 200 when all configured dependencies are up, "
-                    "503 (same body, `Retry-After`) when one is down. No API key needed.",
+                    "503 (same body, `Retry-After`) when one is down. No API key needed. Each server "
+                    "process checks Docker and the database at most once per `DockpayHealthCache` "
+                    "seconds (default 1) and answers from that check in between.",
         responses={200: ok("Every dependency is up.", ref("Health")),
                    503: ok("A configured dependency is down.", ref("Health"),
                            headers={"Retry-After": {"$ref": "#/components/headers/Retry-After"}})}),
@@ -1094,7 +1096,9 @@ OPS.update({
     # payments ---------------------------------------------------------------------------------
     "payments.list": dict(
         tag="payments", summary="List recorded payments",
-        description="Payments from the local database (PortOne is not called), newest first.",
+        description="Payments from the local database (PortOne is not called), newest first. A page "
+                    "may be answered again for up to `DockpayPaymentsCache` seconds (default 1), never "
+                    "after a payment changed through this server.",
         params=[q("status", {"type": "string", "enum": ["prepared", "ready", "paid", "cancelled", "failed"]},
                   "Only payments in this state."),
                 q("from", {"type": "integer", "minimum": 0}, "Only payments created at or after this time "
