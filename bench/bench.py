@@ -333,7 +333,8 @@ def write_report(path, res):
     w(f"**Versions:** Apache httpd {v['httpd']}, Docker Engine {v['docker']}, MariaDB {v['mariadb']}, "
       f"libcurl {v['curl']}, wrk {v['wrk']}.")
     w("")
-    w("**The numbers are indicative:** the machine is shared with other engineers' test runs; "
+    w("**The numbers are indicative:** the load tool and every server share 2 CPUs, and the machine may "
+      "run other work; "
       f"{res.get('note', '')}")
     w("")
     w("## Throughput")
@@ -621,7 +622,7 @@ def main():
                  "pace worse, so a ratio above 1 measures the client, not a module faster than httpd. ab -k "
                  f"(one client thread) gives trivial {fmt(med['trivial_ab'])}, `/health` {fmt(med['health_ab'])}, "
                  f"the page {fmt(med['payments_ab'])} req/s; the targets use the lower of the two ratios. Repetitions of one scenario differed by up to "
-                 f"{(spread - 1) * 100:.0f}% in this run (other engineers' test runs on the same machine): "
+                 f"{(spread - 1) * 100:.0f}% in this run (2 CPUs shared by the load tool and every server): "
                  "compare ratios within one run only.")
         r = res["rss"]
         steps = [b - a for a, b in zip(r["trend_kib"], r["trend_kib"][1:])]

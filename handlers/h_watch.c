@@ -59,7 +59,12 @@ static int send_items_raw(dp_req_t *q, const char *prefix, const char *body, apr
     }
     bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
     if (plen) apr_brigade_write(bb, NULL, NULL, prefix, plen);
-    apr_brigade_write(bb, NULL, NULL, body, len);   /* a copy: the snapshot may go now */
+    if (snap) {
+        apr_brigade_write(bb, NULL, NULL, body, len);   /* a copy: the snapshot may go now */
+    }
+    else {   /* the engine's answer lives in the request pool: no copy */
+        APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_pool_create(body, len, r->pool, r->connection->bucket_alloc));
+    }
     if (slen) apr_brigade_write(bb, NULL, NULL, suffix, slen);
     dp_dk_snap_release(snap);
     APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_eos_create(r->connection->bucket_alloc));
