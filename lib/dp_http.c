@@ -348,9 +348,11 @@ apr_status_t dp_http_perform(dp_http_resp_t **presp, dp_http_t *h, apr_pool_t *p
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &x);
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, &x);
-    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
-    curl_easy_setopt(c, CURLOPT_XFERINFODATA, &x);
+    if (req->tick_cb) {   /* progress bookkeeping only for callers that want the ticks */
+        curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+        curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+        curl_easy_setopt(c, CURLOPT_XFERINFODATA, &x);
+    }
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hc.list);
 
     if (!strcmp(req->method, "HEAD")) {
