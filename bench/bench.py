@@ -315,6 +315,15 @@ def fmt(x):
     return f"{x:,.0f}"
 
 
+def ratio(r, threshold):
+    """A ratio with 2 decimals, or 3 where 2 would round a miss up to the threshold."""
+    return f"{r:.3f}×" if r < threshold <= round(r, 2) else f"{r:.2f}×"
+
+
+def short(r, threshold):
+    return f"{(threshold - r) / threshold * 100:.1f}% short (see notes)"
+
+
 def write_report(path, res):
     m, v, med = res["machine"], res["versions"], res["median"]
     lines = []
@@ -536,11 +545,11 @@ def main():
         rp = med["list_pass"] / med["proxy"] if med["proxy"] else 0
         rs = med["list_pass"] / med["socket"] if med["socket"] else 0
         t.append({"target": "pass-through list ≥ 1.0× mod_proxy", "measured":
-                  f"{fmt(med['list_pass'])} vs {fmt(med['proxy'])} req/s = {rp:.2f}×", "met": rp >= 1.0,
-                  "why": None if rp >= 1.0 else f"{(1 - rp) * 100:.0f}% short (see notes)"})
+                  f"{fmt(med['list_pass'])} vs {fmt(med['proxy'])} req/s = {ratio(rp, 1.0)}", "met": rp >= 1.0,
+                  "why": None if rp >= 1.0 else short(rp, 1.0)})
         t.append({"target": "pass-through list ≥ 0.9× bare socket", "measured":
-                  f"{fmt(med['list_pass'])} vs {fmt(med['socket'])} req/s = {rs:.2f}×", "met": rs >= 0.9,
-                  "why": None if rs >= 0.9 else f"{(0.9 - rs) / 0.9 * 100:.0f}% short (see notes)"})
+                  f"{fmt(med['list_pass'])} vs {fmt(med['socket'])} req/s = {ratio(rs, 0.9)}", "met": rs >= 0.9,
+                  "why": None if rs >= 0.9 else short(rs, 0.9)})
         rc = med["list_cache"] / PHP_FIGURE
         t.append({"target": f"event-fed list ≥ 10× PHP ({fmt(PHP_FIGURE)} req/s, the issue's figure) = ≥ 13,320 req/s",
                   "measured": f"{fmt(med['list_cache'])} req/s = {rc:.1f}× PHP; "
@@ -555,9 +564,9 @@ def main():
             ra = med[n + "_ab"] / med["trivial_ab"] if med["trivial_ab"] else 0
             lo = min(r, ra)
             t.append({"target": f"{label} ≥ 0.5× the trivial handler", "measured":
-                      f"wrk: {fmt(med[n])} vs {fmt(med['trivial'])} req/s = {r:.2f}×; "
-                      f"ab: {fmt(med[n + '_ab'])} vs {fmt(med['trivial_ab'])} = {ra:.2f}×", "met": lo >= 0.5,
-                      "why": None if lo >= 0.5 else f"{(0.5 - lo) / 0.5 * 100:.0f}% short (see notes)"})
+                      f"wrk: {fmt(med[n])} vs {fmt(med['trivial'])} req/s = {ratio(r, 0.5)}; "
+                      f"ab: {fmt(med[n + '_ab'])} vs {fmt(med['trivial_ab'])} = {ratio(ra, 0.5)}", "met": lo >= 0.5,
+                      "why": None if lo >= 0.5 else short(lo, 0.5)})
         p = res["portone"]
         tok = p["counts"].get("POST /users/getToken", 0)
         t.append({"target": "one getToken per process per token lifetime under 1,000 concurrent lookups",
@@ -586,8 +595,8 @@ def main():
                  "without decoding, re-encoding or copying it, over a pooled keep-alive connection: one HTTP "
                  "hop, like mod_proxy's. CPU per list in this run (medians): "
                  + "; ".join(f"{label} httpd {cpu(n_, 'httpd'):.2f} ms + dockerd {cpu(n_, 'dockerd'):.2f} ms"
-                             for n_, label in [("list_pass", "through the module"), ("proxy", "mod_proxy"),
-                                               ("socket", "bare socket")])
+                             for n_, label in [("list_pass", "through the module"), ("proxy", "mod_proxy")])
+                 + f"; bare socket dockerd {cpu('socket', 'dockerd'):.2f} ms"
                  + ". The engine's list dominates, and the load tool, httpd and dockerd share the 2 CPUs, so "
                  "any proxy in the path costs the bare socket's rate about the hop's CPU share (mod_proxy: "
                  f"{med['proxy'] / med['socket']:.2f}× the bare socket in this run; the issue measured 0.80×). "
