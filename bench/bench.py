@@ -637,9 +637,10 @@ def main():
         r = res["rss"]
         steps = [b - a for a, b in zip(r["trend_kib"], r["trend_kib"][1:])]
         if steps:
-            n.append(f"**RSS:** the growth shrinks chunk by chunk (first {steps[0]:+,} KiB, last {steps[-1]:+,} KiB "
-                     "per chunk): the worker threads' pools and allocators reaching their high-water marks, not "
-                     "a per-request leak.")
+            n.append(f"**RSS:** the children's summed RSS changed by {', '.join(f'{d:+,}' for d in steps)} KiB "
+                     f"per 5 s chunk ({r['trend_kib'][-1] - r['trend_kib'][0]:+,} KiB over {r['requests']:,} "
+                     "requests, after a warm-up that lets the worker threads' pools and allocators reach their "
+                     "high-water marks).")
         n.append("**`GET /payments/{imp_uid}`** asks the fake PortOne (a single-threaded Python TLS server) on "
                  "every call; its rate is the fake's, not the module's. **Webhook intake** measures a resent, "
                  "already applied webhook (recorded, deduplicated, answered from the database).")
