@@ -73,14 +73,16 @@ def sh(*cmd, **kw):
     return subprocess.run(cmd, capture_output=True, text=True, **kw)
 
 
-def wrk(url, duration, headers=(), script=None, conns=8, threads=2):
-    cmd = ["wrk", f"-t{threads}", f"-c{conns}", f"-d{duration}s", "--latency"]
+def load(cmd, headers, url):
+    """Runs an HTTP load tool (cmd: its options) with the request headers against url; its output."""
     for h in headers:
-        cmd += ["-H", h]
-    if script:
-        cmd += ["-s", script]
-    cmd.append(url)
-    out = sh(*cmd).stdout
+        cmd = cmd + ["-H", h]
+    return sh(*cmd, url).stdout
+
+
+def wrk(url, duration, headers=(), script=None, conns=8, threads=2):
+    out = load(["wrk", f"-t{threads}", f"-c{conns}", f"-d{duration}s", "--latency"] + (["-s", script] if script else []),
+               headers, url)
     m = re.search(r"Requests/sec:\s+([\d.]+)", out)
     total = re.search(r"(\d+) requests in", out)
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
@@ -96,11 +98,7 @@ def wrk(url, duration, headers=(), script=None, conns=8, threads=2):
 
 def ab(url, duration, headers=(), conns=8):
     """ApacheBench with keep-alive: one client thread, a cross-check of wrk's figures."""
-    cmd = ["ab", "-q", "-k", f"-c{conns}", f"-t{duration}", "-n", "100000000"]
-    for h in headers:
-        cmd += ["-H", h]
-    cmd.append(url)
-    out = sh(*cmd).stdout
+    out = load(["ab", "-q", "-k", f"-c{conns}", f"-t{duration}", "-n", "100000000"], headers, url)
     m = re.search(r"Requests per second:\s+([\d.]+)", out)
     total = re.search(r"Complete requests:\s+(\d+)", out)
     bad = re.search(r"Non-2xx responses:\s+(\d+)", out)
