@@ -145,6 +145,7 @@ def test_docker_down_is_503_fast_then_recovers(api, stack):
 @pytest.mark.parametrize("directive", [
     "DockpayMaxBody lots", "DockpayDockerEndpoint tcp://1.2.3.4:2375", "DockpayPortOneURL ftp://x",
     "DockpayWebhookAllow not-an-ip", "DockpayPolicyAllow everything", "DockpayMaxStreams 0",
+    "DockpayHealthCache 61", "DockpayPaymentsCache -1",
 ])
 def test_bad_directive_fails_config_test_naming_it(stack, tmp_path, directive):
     conf = open(stack.s.path("httpd", "httpd.conf")).read() + "\n" + directive + "\n"
