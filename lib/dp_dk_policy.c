@@ -418,32 +418,34 @@ static apr_status_t check_namespaces(dp_problem_t **pprob, apr_pool_t *p, const 
     return APR_SUCCESS;
 }
 
-static apr_status_t check_caps(dp_problem_t **pprob, apr_pool_t *p, const dp_dk_policy_t *pol,
-                               json_object *hc)
+/* Refuses a capability in hc's array key (HostConfig.CapAdd or .Capabilities) that is neither
+ * in defaults (NULL: none) nor in DockpayCapAllow. */
+static apr_status_t check_cap_list(dp_problem_t **pprob, apr_pool_t *p, const dp_dk_policy_t *pol,
+                                   json_object *hc, const char *key, const char *const *defaults)
 {
+    const char *field = apr_pstrcat(p, "HostConfig.", key, NULL);
     json_object *a;
     apr_size_t i;
     apr_status_t rv;
 
-    if ((rv = str_array(&a, pprob, p, hc, "CapAdd", "HostConfig.CapAdd")) != APR_SUCCESS) {
+    if ((rv = str_array(&a, pprob, p, hc, key, field)) != APR_SUCCESS) {
         return rv;
     }
     for (i = 0; a && i < json_object_array_length(a); ++i) {
-        if (!cap_in(arr_str(a, i), NULL, pol->caps)) {
-            return deny(pprob, p, idx(p, "HostConfig.CapAdd", i),
-                        "the capability '%s' is not in DockpayCapAllow", arr_str(a, i));
-        }
-    }
-    if ((rv = str_array(&a, pprob, p, hc, "Capabilities", "HostConfig.Capabilities")) != APR_SUCCESS) {
-        return rv;
-    }
-    for (i = 0; a && i < json_object_array_length(a); ++i) {
-        if (!cap_in(arr_str(a, i), default_caps, pol->caps)) {
-            return deny(pprob, p, idx(p, "HostConfig.Capabilities", i),
-                        "the capability '%s' is not in DockpayCapAllow", arr_str(a, i));
+        if (!cap_in(arr_str(a, i), defaults, pol->caps)) {
+            return deny(pprob, p, idx(p, field, i), "the capability '%s' is not in DockpayCapAllow",
+                        arr_str(a, i));
         }
     }
     return APR_SUCCESS;
+}
+
+static apr_status_t check_caps(dp_problem_t **pprob, apr_pool_t *p, const dp_dk_policy_t *pol,
+                               json_object *hc)
+{
+    apr_status_t rv = check_cap_list(pprob, p, pol, hc, "CapAdd", NULL);
+
+    return rv != APR_SUCCESS ? rv : check_cap_list(pprob, p, pol, hc, "Capabilities", default_caps);
 }
 
 /* Refuses a non-empty member (array or object) unless bit is allowed. */

@@ -54,6 +54,9 @@ apr_status_t dp_store_fail(dp_problem_t **pprob, dp_db_t *db, int dbrv, const ch
     return dp_problem_fail(pprob, db->pool, 500, "database_error", "the database refused %s", what);
 }
 
+/* Statements whose label starts so change the payments table (see dp_db_t.pay_changes). */
+#define PAY_LABEL_PREFIX "dockpay_pay_"
+
 /* Counts a change to the payments table for the memo of payment pages (see dp_db_t). */
 static void count_pay_change(dp_db_t *db)
 {
@@ -80,7 +83,7 @@ apr_status_t dp_store_exec(int *pnrows, dp_problem_t **pprob, dp_db_t *db, const
     if (pnrows) {
         *pnrows = nrows;
     }
-    if (nrows > 0 && strncmp(label, "dockpay_pay_", 12) == 0) {
+    if (nrows > 0 && strncmp(label, PAY_LABEL_PREFIX, sizeof(PAY_LABEL_PREFIX) - 1) == 0) {
         count_pay_change(db);
         db->pay_dirty = 1;
     }
