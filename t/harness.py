@@ -401,6 +401,7 @@ class Stack:
         lines = []
         for name, scopes in [("admin", "admin"), ("docker_read", "docker:read"),
                              ("docker_write", "docker:read,docker:write"),
+                             ("docker_write2", "docker:read,docker:write"),  # a second owner
                              ("payments_read", "payments:read"),
                              ("payments_write", "payments:read,payments:write")]:
             out = subprocess.run([keygen, "-q", name, scopes], check=True, capture_output=True,
