@@ -3,6 +3,7 @@
  * the areas' handlers live in handlers/, the core library (no httpd) in lib/. */
 #define DP_MODULE_MAIN 1
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 #include <httpd.h>
 #include <http_config.h>
@@ -12,6 +13,7 @@
 #include <http_request.h>
 #include <ap_mpm.h>
 #include <apr_strings.h>
+#include <apr_lib.h>
 #include <apr_hash.h>
 #include <apr_network_io.h>
 #include <apr_dbd.h>
@@ -19,6 +21,7 @@
 #include <mod_dbd.h>
 
 #include "dp_glue.h"
+#include "dp_dk_policy.h"
 #include "dp_routes.h"
 #include "dp_log.h"
 #include "dp_http.h"
@@ -48,6 +51,9 @@ static void *create_srv_conf(apr_pool_t *p, server_rec *s)
     c->managed_only = DP_UNSET;
     c->container_cache = DP_UNSET;
     c->policy_allow = DP_UNSET;
+    c->mem_default = c->mem_max = DP_UNSET;
+    c->cpu_default = c->cpu_max = DP_UNSET;
+    c->pids_default = c->pids_max = DP_UNSET;
     c->compose_timeout = DP_UNSET;
     c->portone_timeout = DP_UNSET;
     c->portone_connect_timeout = DP_UNSET;
@@ -78,6 +84,14 @@ static void *merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE_INT(policy_allow);
     MERGE_PTR(cap_allow);
     MERGE_PTR(bind_allow);
+    MERGE_INT(mem_default);
+    MERGE_INT(mem_max);
+    MERGE_INT(cpu_default);
+    MERGE_INT(cpu_max);
+    MERGE_INT(pids_default);
+    MERGE_INT(pids_max);
+    MERGE_PTR(publish_allow);
+    MERGE_PTR(log_drivers);
     MERGE_PTR(compose_command);
     MERGE_PTR(compose_root);
     MERGE_INT(compose_timeout);
@@ -261,6 +275,89 @@ static const char *add_bind(cmd_parms *cmd, void *dc, const char *v)
     return NULL;
 }
 
+/* DockpayMemoryLimit / DockpayCpuLimit / DockpayPidsLimit DEFAULT MAX */
+static const char *set_limits(cmd_parms *cmd, void *dc, const char *d, const char *m)
+{
+    dp_conf_t *c = conf_of(cmd->server);
+    const char *name = cmd->cmd->name;
+    apr_int64_t v[2];
+    const char *in[2];
+    int i;
+
+    (void)dc;
+    in[0] = d;
+    in[1] = m;
+    for (i = 0; i < 2; ++i) {
+        char *end;
+        double x;
+        if (!strcmp(name, "DockpayMemoryLimit")) {
+            if (dp_dk_parse_memory(&v[i], in[i]) != APR_SUCCESS || v[i] < 6 * 1024 * 1024) {
+                return apr_psprintf(cmd->pool, "%s: '%s' is not a memory size of at least 6m (e.g. 512m, 8g)",
+                                    name, in[i]);
+            }
+            continue;
+        }
+        x = strtod(in[i], &end);
+        if (end == in[i] || *end || !(x > 0)
+            || (!strcmp(name, "DockpayCpuLimit") ? (x < 0.01 || x > 1024) : (x != (double)(long)x || x > 4194304))) {
+            return apr_psprintf(cmd->pool, "%s: '%s' is not %s", name, in[i],
+                                !strcmp(name, "DockpayCpuLimit") ? "a CPU count from 0.01 to 1024"
+                                                                 : "a whole number from 1 to 4194304");
+        }
+        v[i] = !strcmp(name, "DockpayCpuLimit") ? (apr_int64_t)(x * 1e9 + 0.5) : (apr_int64_t)x;
+    }
+    if (v[0] > v[1]) {
+        return apr_psprintf(cmd->pool, "%s: the default %s is above the maximum %s", name, d, m);
+    }
+    if (!strcmp(name, "DockpayMemoryLimit")) {
+        c->mem_default = v[0];
+        c->mem_max = v[1];
+    }
+    else if (!strcmp(name, "DockpayCpuLimit")) {
+        c->cpu_default = v[0];
+        c->cpu_max = v[1];
+    }
+    else {
+        c->pids_default = v[0];
+        c->pids_max = v[1];
+    }
+    return NULL;
+}
+
+static const char *add_publish(cmd_parms *cmd, void *dc, const char *v)
+{
+    dp_conf_t *c = conf_of(cmd->server);
+    dp_dk_publish_t e;
+
+    (void)dc;
+    if (dp_dk_publish_parse(&e, cmd->pool, v) != APR_SUCCESS) {
+        return apr_psprintf(cmd->pool, "DockpayPublishAllow: '%s' is not IP:PORT or IP:LOW-HIGH "
+                            "(e.g. 0.0.0.0:1024-65535, [::1]:8080, *:8000-8999)", v);
+    }
+    if (c->publish_allow == NULL) c->publish_allow = apr_array_make(cmd->pool, 4, sizeof(dp_dk_publish_t));
+    APR_ARRAY_PUSH(c->publish_allow, dp_dk_publish_t) = e;
+    return NULL;
+}
+
+static const char *add_log_driver(cmd_parms *cmd, void *dc, const char *v)
+{
+    dp_conf_t *c = conf_of(cmd->server);
+    apr_size_t i;
+
+    (void)dc;
+    for (i = 0; v[i]; ++i) {
+        if (!(apr_isalnum(v[i]) || v[i] == '-' || v[i] == '_' || v[i] == '.' || v[i] == '/' || v[i] == ':')) {
+            return apr_psprintf(cmd->pool, "DockpayLogDriverAllow: '%s' is not a log driver name", v);
+        }
+    }
+    if (i == 0) {
+        return "DockpayLogDriverAllow: an empty driver name";
+    }
+    if (c->log_drivers == NULL) c->log_drivers = apr_array_make(cmd->pool, 4, sizeof(const char *));
+    APR_ARRAY_PUSH(c->log_drivers, const char *) = v;
+    return NULL;
+}
+
 static const char *add_webhook_allow(cmd_parms *cmd, void *dc, const char *v)
 {
     dp_conf_t *c = conf_of(cmd->server);
@@ -321,6 +418,17 @@ static const command_rec dockpay_cmds[] = {
                     "capabilities cap_add may name (default none)"),
     AP_INIT_ITERATE("DockpayBindAllow", add_bind, NULL, RSRC_CONF,
                     "host path prefixes bind mounts may use (default none)"),
+    AP_INIT_TAKE2("DockpayMemoryLimit", set_limits, NULL, RSRC_CONF,
+                  "container memory: DEFAULT MAX (default 512m 8g)"),
+    AP_INIT_TAKE2("DockpayCpuLimit", set_limits, NULL, RSRC_CONF,
+                  "container CPUs: DEFAULT MAX (default 1 4)"),
+    AP_INIT_TAKE2("DockpayPidsLimit", set_limits, NULL, RSRC_CONF,
+                  "container PIDs: DEFAULT MAX (default 1024 4096)"),
+    AP_INIT_ITERATE("DockpayPublishAllow", add_publish, NULL, RSRC_CONF,
+                    "IP:LOW-HIGH host addresses and ports containers may publish "
+                    "(default 0.0.0.0, 127.0.0.1, [::] and [::1] with 1024-65535)"),
+    AP_INIT_ITERATE("DockpayLogDriverAllow", add_log_driver, NULL, RSRC_CONF,
+                    "log drivers allowed beyond json-file, local and none (default none)"),
     AP_INIT_TAKE1("DockpayComposeCommand", set_compose_command, NULL, RSRC_CONF,
                   "'docker compose' or 'docker-compose' (default docker-compose)"),
     AP_INIT_TAKE1("DockpayComposeRoot", set_str, OFF(compose_root), RSRC_CONF,

@@ -47,6 +47,17 @@ typedef struct dp_conf_t {
     int policy_allow;               /* DockpayPolicyAllow bits, default none */
     apr_array_header_t *cap_allow;  /* DockpayCapAllow (const char*), default none */
     apr_array_header_t *bind_allow; /* DockpayBindAllow path prefixes, default none */
+    /* create policy: resources, publish, log drivers */
+    apr_int64_t mem_default;        /* DockpayMemoryLimit DEFAULT bytes, default 512m */
+    apr_int64_t mem_max;            /* DockpayMemoryLimit MAX bytes, default 8g */
+    apr_int64_t cpu_default;        /* DockpayCpuLimit DEFAULT in NanoCpus, default 1 CPU */
+    apr_int64_t cpu_max;            /* DockpayCpuLimit MAX in NanoCpus, default 4 CPUs */
+    apr_int64_t pids_default;       /* DockpayPidsLimit DEFAULT, default 1024 */
+    apr_int64_t pids_max;           /* DockpayPidsLimit MAX, default 4096 */
+    apr_array_header_t *publish_allow; /* DockpayPublishAllow (dp_dk_publish_t), default
+                                          0.0.0.0, 127.0.0.1, ::, ::1 ports 1024-65535 */
+    apr_array_header_t *log_drivers;   /* DockpayLogDriverAllow (const char*) beyond json-file,
+                                          local, none; default none */
     const char *compose_command;    /* DockpayComposeCommand, default "docker-compose" */
     const char *compose_root;       /* DockpayComposeRoot, default /var/lib/dockpay/compose */
     int compose_timeout;            /* DockpayComposeTimeout seconds, default 300 */

@@ -121,6 +121,49 @@ static void conf_policy(dp_dk_policy_t *pol, dp_req_t *q)
     pol->caps = q->conf->cap_allow;
     pol->binds = q->conf->bind_allow;
     pol->socket = dp_docker_socket(Q_DOCKER(q));
+    /* unset (DP_UNSET) or 0: the library's defaults */
+    pol->mem_default = q->conf->mem_default > 0 ? q->conf->mem_default : 0;
+    pol->mem_max = q->conf->mem_max > 0 ? q->conf->mem_max : 0;
+    pol->cpu_default = q->conf->cpu_default > 0 ? q->conf->cpu_default : 0;
+    pol->cpu_max = q->conf->cpu_max > 0 ? q->conf->cpu_max : 0;
+    pol->pids_default = q->conf->pids_default > 0 ? q->conf->pids_default : 0;
+    pol->pids_max = q->conf->pids_max > 0 ? q->conf->pids_max : 0;
+    pol->publish = q->conf->publish_allow;
+    pol->log_drivers = q->conf->log_drivers;
+}
+
+/* Before a start or restart: the container's host bind sources must still resolve inside
+ * DockpayBindAllow (a symlink planted since create must not lead a bind elsewhere), and the
+ * options of the local volumes it mounts must still pass the volume policy. */
+static apr_status_t recheck_binds(dp_problem_t **pprob, dp_req_t *q, json_object *info)
+{
+    apr_array_header_t *vols;
+    dp_dk_policy_t pol;
+    int i;
+    apr_status_t rv;
+
+    conf_policy(&pol, q);
+    if ((rv = dp_dk_policy_recheck(&vols, pprob, q->pool, &pol, info)) != APR_SUCCESS) {
+        return rv;
+    }
+    for (i = 0; i < vols->nelts; ++i) {
+        const char *name = APR_ARRAY_IDX(vols, i, const char *);
+        json_object *vol = NULL;
+        if (!dp_dk_valid_volume_name(name)) {
+            continue;   /* an anonymous volume's id: nothing of the host */
+        }
+        if ((rv = dp_docker_call(&vol, NULL, pprob, Q_DOCKER(q), q->pool, "GET",
+                                 apr_pstrcat(q->pool, "/volumes/", name, NULL), NULL)) != APR_SUCCESS) {
+            return rv;
+        }
+        if ((rv = dp_dk_policy_volume(pprob, q->pool, &pol, dp_json_get_str(vol, "Driver"),
+                                      dp_json_get(vol, "Options"), apr_pstrcat(q->pool, "volumes.", name,
+                                                                               ".driver_opts", NULL)))
+            != APR_SUCCESS) {
+            return rv;
+        }
+    }
+    return APR_SUCCESS;
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -293,7 +336,17 @@ static int containers_action(dp_req_t *q)
     if (a->route == NULL) {
         return dp_fail(q, 501, "not_implemented", "no such action");
     }
-    if (find_container(&id, NULL, &prob, q, 0) != APR_SUCCESS) {
+    if (!strcmp(a->verb, "/start") || !strcmp(a->verb, "/restart")) {
+        json_object *info;
+        if (find_container(&id, &info, &prob, q, 1) != APR_SUCCESS) {
+            return send_problem(q, prob, "container_not_found");
+        }
+        if (recheck_binds(&prob, q, info) != APR_SUCCESS) {
+            DP_LOG(q, APLOG_NOTICE, 0, "%s refused by policy: %s", a->verb + 1, prob->detail);
+            return dp_send_problem(q, prob);
+        }
+    }
+    else if (find_container(&id, NULL, &prob, q, 0) != APR_SUCCESS) {
         return send_problem(q, prob, "container_not_found");
     }
     if (a->param && !strcmp(a->param, "t")) {
@@ -340,10 +393,11 @@ static apr_status_t pull_missing(dp_problem_t **pprob, dp_req_t *q, const char *
                       (long)dp_conf_int(q->conf->docker_timeout, 60) * 1000 * 10);
 }
 
-/* POST /containers: simple or raw body → policy → labels → (pull) → create → (start). */
+/* POST /containers: simple or raw body → the allow-listed body built from it → labels → (pull)
+ * → create → (start). Docker only ever sees the built body. */
 static int containers_create(dp_req_t *q)
 {
-    json_object *req, *body, *created = NULL, *info = NULL, *out;
+    json_object *req, *asked, *body, *created = NULL, *info = NULL, *out;
     const char *name, *id, *image;
     dp_problem_t *prob = NULL;
     dp_dk_policy_t pol;
@@ -354,11 +408,11 @@ static int containers_create(dp_req_t *q)
     if (dp_query_bool(&pull, &prob, q, "pull", 0) != APR_SUCCESS
         || dp_query_bool(&start, &prob, q, "start", 0) != APR_SUCCESS
         || dp_read_json(&req, &prob, q, 0) != APR_SUCCESS
-        || dp_dk_create_body(&body, &name, &prob, q->pool, req) != APR_SUCCESS) {
+        || dp_dk_create_body(&asked, &name, &prob, q->pool, req) != APR_SUCCESS) {
         return dp_send_problem(q, prob);
     }
     q->target = name;
-    if (dp_dk_policy_check(&prob, q->pool, &pol, body) != APR_SUCCESS) {
+    if (dp_dk_policy_build(&body, &prob, q->pool, &pol, asked) != APR_SUCCESS) {
         DP_LOG(q, APLOG_NOTICE, 0, "create refused by policy: %s", prob->detail);
         return dp_send_problem(q, prob);
     }
@@ -390,7 +444,10 @@ static int containers_create(dp_req_t *q)
     dp_json_set_ref(out, "warnings", dp_json_get(created, "Warnings") ? dp_json_get(created, "Warnings")
                                                                       : dp_json_array(q->pool));
     if (start) {
-        if (engine_long(&resp, &prob, q, "POST", cpath(q, id, "/start"), 0) != APR_SUCCESS) {
+        json_object *now = NULL;
+        if (dp_docker_call(&now, NULL, &prob, Q_DOCKER(q), q->pool, "GET", cpath(q, id, "/json"), NULL) != APR_SUCCESS
+            || recheck_binds(&prob, q, now) != APR_SUCCESS
+            || engine_long(&resp, &prob, q, "POST", cpath(q, id, "/start"), 0) != APR_SUCCESS) {
             /* created, but it does not run: say so, with its id, so the client can clean up */
             dp_problem_add(prob, q->pool, "id", json_object_new_string(id));
             prob->detail = apr_pstrcat(q->pool, "the container was created (", id, ") but did not start: ",

@@ -244,47 +244,36 @@ static int path_allowed(const dp_dk_policy_t *pol, const char *path)
     return 0;
 }
 
-/* Resolves symlinks in the longest existing ancestor of the normalised path norm and appends
- * the rest; NULL (errno set) when a part cannot be examined. */
-static const char *resolve(apr_pool_t *p, const char *norm)
+/* True when the raw path has a ".." component: refused before anything is resolved, because
+ * mount(2) follows the raw string while a normaliser would drop it. */
+static int has_dotdot(const char *path)
 {
-    char buf[PATH_MAX];
-    char *head = apr_pstrdup(p, norm);
-    const char *tail = "";
+    const char *s = path;
 
-    for (;;) {
-        char *slash;
-        if (realpath(head, buf) != NULL) {
-            if (!strcmp(buf, "/") && *tail) {
-                return tail;
-            }
-            return apr_pstrcat(p, buf, tail, NULL);
+    while ((s = strstr(s, "..")) != NULL) {
+        if ((s == path || s[-1] == '/') && (s[2] == '\0' || s[2] == '/')) {
+            return 1;
         }
-        if (errno != ENOENT && errno != ENOTDIR) {
-            return NULL;
-        }
-        slash = strrchr(head, '/');
-        if (slash == NULL || slash == head) {
-            if (slash == head && head[1]) {
-                tail = apr_pstrcat(p, head, tail, NULL);
-                head[1] = '\0';
-                continue;
-            }
-            return NULL;
-        }
-        tail = apr_pstrcat(p, slash, tail, NULL);
-        *slash = '\0';
+        s += 2;
     }
+    return 0;
 }
 
-/* Checks that a host path may be bind-mounted. */
-apr_status_t dp_dk_policy_host_path(dp_problem_t **pprob, apr_pool_t *p, const dp_dk_policy_t *pol,
-                                    const char *path, const char *field)
+/* Checks that a host path may be bind-mounted and resolves it. */
+apr_status_t dp_dk_policy_bind_source(const char **preal, dp_problem_t **pprob, apr_pool_t *p,
+                                      const dp_dk_policy_t *pol, const char *path, const char *field)
 {
     const char *norm = dp_dk_path_normalise(p, path), *real, *why;
+    char buf[PATH_MAX];
 
+    if (preal) {
+        *preal = NULL;
+    }
     if (norm == NULL) {
         return deny(pprob, p, field, "'%s' is not an absolute host path", path);
+    }
+    if (has_dotdot(path)) {
+        return deny(pprob, p, field, "a host path with a '..' component is not allowed (%s)", path);
     }
     if ((why = never_reason(pol, norm)) != NULL) {
         return deny(pprob, p, field, "%s (%s)", why, norm);
@@ -293,52 +282,33 @@ apr_status_t dp_dk_policy_host_path(dp_problem_t **pprob, apr_pool_t *p, const d
         return deny(pprob, p, field, "bind mounts of host paths outside DockpayBindAllow are not "
                     "allowed (%s)", norm);
     }
-    if ((real = resolve(p, norm)) == NULL) {
-        return deny(pprob, p, field, "the host path %s cannot be checked (%s)", norm, strerror(errno));
+    if (realpath(norm, buf) == NULL) {
+        return deny(pprob, p, field, "the host path %s %s", norm,
+                    errno == ENOENT || errno == ENOTDIR ? "does not exist (create it first)"
+                                                         : "cannot be examined");
     }
+    real = apr_pstrdup(p, buf);
     if ((why = never_reason(pol, real)) != NULL) {
         return deny(pprob, p, field, "%s (%s leads to %s)", why, norm, real);
     }
     if (!path_allowed(pol, real)) {
         return deny(pprob, p, field, "%s leads to %s, outside DockpayBindAllow", norm, real);
     }
-    return APR_SUCCESS;
-}
-
-/* ------------------------------------------------------------------------------------------ */
-/* the policy */
-
-/* Field names the policy reads, at any level it inspects. Docker's JSON decoder matches names
- * case-insensitively, so another spelling of one of these would slip past the check. */
-static const char *const policed_names[] = {
-    "HostConfig", "Labels", "Image", "Privileged", "NetworkMode", "PidMode", "IpcMode", "UTSMode",
-    "UsernsMode", "CgroupnsMode", "CapAdd", "Capabilities", "Devices", "DeviceRequests",
-    "DeviceCgroupRules", "SecurityOpt", "MaskedPaths", "ReadonlyPaths", "Sysctls", "CgroupParent",
-    "Runtime", "VolumesFrom", "Binds", "Mounts", "Type", "Source", "BindOptions", "Propagation",
-    "VolumeOptions", "DriverConfig", "Name", "Options", NULL
-};
-
-/* Refuses keys of o that are a policed name in another case, or not plain ASCII. */
-static apr_status_t check_keys(dp_problem_t **pprob, apr_pool_t *p, json_object *o, const char *where)
-{
-    json_object_object_foreach(o, key, val) {
-        const char *const *n;
-        const unsigned char *c;
-        (void)val;
-        for (c = (const unsigned char *)key; *c; ++c) {
-            if (*c >= 0x80) {
-                return bad_type(pprob, p, apr_pstrcat(p, where, key, NULL),
-                                "field names must be plain ASCII here");
-            }
-        }
-        for (n = policed_names; *n; ++n) {
-            if (!strcasecmp(key, *n) && strcmp(key, *n)) {
-                return bad_type(pprob, p, apr_pstrcat(p, where, key, NULL), "write it as '%s'", *n);
-            }
-        }
+    if (preal) {
+        *preal = real;
     }
     return APR_SUCCESS;
 }
+
+/* Checks that a host path may be bind-mounted. */
+apr_status_t dp_dk_policy_host_path(dp_problem_t **pprob, apr_pool_t *p, const dp_dk_policy_t *pol,
+                                    const char *path, const char *field)
+{
+    return dp_dk_policy_bind_source(NULL, pprob, p, pol, path, field);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* policy helpers */
 
 /* Reads an optional string member (400 for another type). */
 static apr_status_t opt_str(const char **pval, dp_problem_t **pprob, apr_pool_t *p, json_object *o,
@@ -391,253 +361,6 @@ static const char *const default_caps[] = {
     "SETFCAP", "SETPCAP", "NET_BIND_SERVICE", "SYS_CHROOT", "KILL", "AUDIT_WRITE", NULL
 };
 
-static apr_status_t check_namespaces(dp_problem_t **pprob, apr_pool_t *p, const dp_dk_policy_t *pol,
-                                     json_object *hc)
-{
-    static const char *const modes[] = {
-        "NetworkMode", "PidMode", "IpcMode", "UTSMode", "UsernsMode", "CgroupnsMode", NULL
-    };
-    const char *const *m;
-    apr_status_t rv;
-
-    if (pol->allow & DP_DK_ALLOW_HOST_NAMESPACES) {
-        return APR_SUCCESS;
-    }
-    for (m = modes; *m; ++m) {
-        const char *v, *field = apr_pstrcat(p, "HostConfig.", *m, NULL);
-        if ((rv = opt_str(&v, pprob, p, hc, *m, field)) != APR_SUCCESS) {
-            return rv;
-        }
-        if (v && !strcasecmp(v, "host")) {
-            return deny(pprob, p, field, "the host's namespace is not allowed");
-        }
-        if (v && (!strcmp(*m, "PidMode") || !strcmp(*m, "IpcMode")) && !strncasecmp(v, "container:", 10)) {
-            return deny(pprob, p, field, "joining another container's namespace is not allowed");
-        }
-    }
-    return APR_SUCCESS;
-}
-
-/* Refuses a capability in hc's array key (HostConfig.CapAdd or .Capabilities) that is neither
- * in defaults (NULL: none) nor in DockpayCapAllow. */
-static apr_status_t check_cap_list(dp_problem_t **pprob, apr_pool_t *p, const dp_dk_policy_t *pol,
-                                   json_object *hc, const char *key, const char *const *defaults)
-{
-    const char *field = apr_pstrcat(p, "HostConfig.", key, NULL);
-    json_object *a;
-    apr_size_t i;
-    apr_status_t rv;
-
-    if ((rv = str_array(&a, pprob, p, hc, key, field)) != APR_SUCCESS) {
-        return rv;
-    }
-    for (i = 0; a && i < json_object_array_length(a); ++i) {
-        if (!cap_in(arr_str(a, i), defaults, pol->caps)) {
-            return deny(pprob, p, idx(p, field, i), "the capability '%s' is not in DockpayCapAllow",
-                        arr_str(a, i));
-        }
-    }
-    return APR_SUCCESS;
-}
-
-static apr_status_t check_caps(dp_problem_t **pprob, apr_pool_t *p, const dp_dk_policy_t *pol,
-                               json_object *hc)
-{
-    apr_status_t rv = check_cap_list(pprob, p, pol, hc, "CapAdd", NULL);
-
-    return rv != APR_SUCCESS ? rv : check_cap_list(pprob, p, pol, hc, "Capabilities", default_caps);
-}
-
-/* Refuses a non-empty member (array or object) unless bit is allowed. */
-static apr_status_t check_nonempty(dp_problem_t **pprob, apr_pool_t *p, const dp_dk_policy_t *pol,
-                                   json_object *hc, const char *key, json_type type, unsigned bit,
-                                   int even_empty, const char *why)
-{
-    json_object *v = dp_json_get(hc, key);
-    const char *field = apr_pstrcat(p, "HostConfig.", key, NULL);
-    apr_size_t n;
-
-    if (v == NULL) {
-        return APR_SUCCESS;
-    }
-    if (!is_type(v, type)) {
-        return bad_type(pprob, p, field, "must be %s", type == json_type_array ? "an array" : "an object");
-    }
-    n = type == json_type_array ? json_object_array_length(v) : (apr_size_t)json_object_object_length(v);
-    if ((n > 0 || even_empty) && !(pol->allow & bit)) {
-        return deny(pprob, p, field, "%s", why);
-    }
-    return APR_SUCCESS;
-}
-
-static apr_status_t check_security_opt(dp_problem_t **pprob, apr_pool_t *p, const dp_dk_policy_t *pol,
-                                       json_object *hc)
-{
-    json_object *a;
-    apr_size_t i;
-    apr_status_t rv;
-
-    if ((rv = str_array(&a, pprob, p, hc, "SecurityOpt", "HostConfig.SecurityOpt")) != APR_SUCCESS) {
-        return rv;
-    }
-    for (i = 0; a && !(pol->allow & DP_DK_ALLOW_SECURITY_OPT) && i < json_object_array_length(a); ++i) {
-        const char *s = arr_str(a, i);
-        /* no-new-privileges only takes privileges away */
-        if (!strcmp(s, "no-new-privileges") || !strcmp(s, "no-new-privileges:true")
-            || !strcmp(s, "no-new-privileges=true")) {
-            continue;
-        }
-        return deny(pprob, p, idx(p, "HostConfig.SecurityOpt", i),
-                    "security options are not allowed ('%s'; DockpayPolicyAllow security-opt)", s);
-    }
-    if ((rv = check_nonempty(pprob, p, pol, hc, "MaskedPaths", json_type_array, DP_DK_ALLOW_SECURITY_OPT, 1,
-                             "changing the masked paths is not allowed")) != APR_SUCCESS) {
-        return rv;
-    }
-    return check_nonempty(pprob, p, pol, hc, "ReadonlyPaths", json_type_array, DP_DK_ALLOW_SECURITY_OPT, 1,
-                          "changing the read-only paths is not allowed");
-}
-
-static apr_status_t check_privileged(dp_problem_t **pprob, apr_pool_t *p, const dp_dk_policy_t *pol,
-                                     json_object *hc)
-{
-    json_object *v = dp_json_get(hc, "Privileged");
-    const char *s;
-    apr_status_t rv;
-    int priv = (pol->allow & DP_DK_ALLOW_PRIVILEGED) != 0;
-
-    if (v && !is_type(v, json_type_boolean)) {
-        return bad_type(pprob, p, "HostConfig.Privileged", "must be a boolean");
-    }
-    if (v && json_object_get_boolean(v) && !priv) {
-        return deny(pprob, p, "HostConfig.Privileged", "privileged containers are not allowed");
-    }
-    if ((rv = opt_str(&s, pprob, p, hc, "CgroupParent", "HostConfig.CgroupParent")) != APR_SUCCESS) {
-        return rv;
-    }
-    if (s && *s && !priv) {
-        return deny(pprob, p, "HostConfig.CgroupParent", "a cgroup parent is not allowed");
-    }
-    if ((rv = opt_str(&s, pprob, p, hc, "Runtime", "HostConfig.Runtime")) != APR_SUCCESS) {
-        return rv;
-    }
-    if (s && *s && strcmp(s, "runc") && !priv) {
-        return deny(pprob, p, "HostConfig.Runtime", "the runtime '%s' is not allowed", s);
-    }
-    return check_nonempty(pprob, p, pol, hc, "VolumesFrom", json_type_array, DP_DK_ALLOW_PRIVILEGED, 0,
-                          "mounting another container's volumes is not allowed");
-}
-
-/* True for a propagation mode that would leak mounts back to the host. */
-static int shared_propagation(const char *s)
-{
-    return s && (!strcmp(s, "shared") || !strcmp(s, "rshared"));
-}
-
-/* Checks one Binds entry "src:dst[:opts]". */
-static apr_status_t check_bind(dp_problem_t **pprob, apr_pool_t *p, const dp_dk_policy_t *pol,
-                               const char *spec, const char *field)
-{
-    char *copy = apr_pstrdup(p, spec), *last, *src, *dst, *opts, *o;
-    apr_status_t rv;
-
-    src = apr_strtok(copy, ":", &last);
-    dst = apr_strtok(NULL, ":", &last);
-    opts = apr_strtok(NULL, ":", &last);
-    if (src == NULL || apr_strtok(NULL, ":", &last) != NULL || spec[0] == ':' || strstr(spec, "::")) {
-        return deny(pprob, p, field, "'%s' is not a bind spec this server understands", spec);
-    }
-    if (dst == NULL) {
-        return APR_SUCCESS;  /* an anonymous volume at a container path */
-    }
-    if (src[0] == '/') {
-        if ((rv = dp_dk_policy_host_path(pprob, p, pol, src, field)) != APR_SUCCESS) {
-            return rv;
-        }
-    }
-    else if (!dp_dk_valid_volume_name(src)) {
-        return deny(pprob, p, field, "'%s' is neither an absolute host path nor a volume name", src);
-    }
-    for (o = opts ? apr_strtok(opts, ",", &last) : NULL; o; o = apr_strtok(NULL, ",", &last)) {
-        if (shared_propagation(o) && !(pol->allow & DP_DK_ALLOW_PRIVILEGED)) {
-            return deny(pprob, p, field, "shared mount propagation is not allowed");
-        }
-    }
-    return APR_SUCCESS;
-}
-
-/* Checks HostConfig.Mounts. */
-static apr_status_t check_mounts(dp_problem_t **pprob, apr_pool_t *p, const dp_dk_policy_t *pol,
-                                 json_object *hc)
-{
-    json_object *a = dp_json_get(hc, "Mounts");
-    apr_size_t i, n;
-    apr_status_t rv;
-
-    if (a == NULL) {
-        return APR_SUCCESS;
-    }
-    if (!is_type(a, json_type_array)) {
-        return bad_type(pprob, p, "HostConfig.Mounts", "must be an array of objects");
-    }
-    n = json_object_array_length(a);
-    for (i = 0; i < n; ++i) {
-        json_object *m = json_object_array_get_idx(a, i), *bo, *vo, *dc, *opts;
-        const char *field = idx(p, "HostConfig.Mounts", i);
-        const char *type, *src, *prop, *driver;
-
-        if (!is_type(m, json_type_object)) {
-            return bad_type(pprob, p, field, "must be an object");
-        }
-        if ((rv = check_keys(pprob, p, m, apr_pstrcat(p, field, ".", NULL))) != APR_SUCCESS
-            || (rv = opt_str(&type, pprob, p, m, "Type", apr_pstrcat(p, field, ".Type", NULL))) != APR_SUCCESS
-            || (rv = opt_str(&src, pprob, p, m, "Source", apr_pstrcat(p, field, ".Source", NULL))) != APR_SUCCESS
-            || (rv = opt_obj(&bo, pprob, p, m, "BindOptions", apr_pstrcat(p, field, ".BindOptions", NULL))) != APR_SUCCESS
-            || (rv = opt_obj(&vo, pprob, p, m, "VolumeOptions", apr_pstrcat(p, field, ".VolumeOptions", NULL))) != APR_SUCCESS) {
-            return rv;
-        }
-        if (type == NULL) {
-            return deny(pprob, p, field, "a mount without a Type is not allowed");
-        }
-        if (!strcasecmp(type, "bind")) {
-            if (bo && ((rv = check_keys(pprob, p, bo, apr_pstrcat(p, field, ".BindOptions.", NULL))) != APR_SUCCESS
-                || (rv = opt_str(&prop, pprob, p, bo, "Propagation", apr_pstrcat(p, field, ".BindOptions.Propagation", NULL))) != APR_SUCCESS)) {
-                return rv;
-            }
-            if ((rv = dp_dk_policy_host_path(pprob, p, pol, src ? src : "", field)) != APR_SUCCESS) {
-                return rv;
-            }
-            if (bo && shared_propagation(prop) && !(pol->allow & DP_DK_ALLOW_PRIVILEGED)) {
-                return deny(pprob, p, apr_pstrcat(p, field, ".BindOptions.Propagation", NULL),
-                            "shared mount propagation is not allowed");
-            }
-        }
-        else if (!strcasecmp(type, "volume")) {
-            if (vo == NULL) {
-                continue;
-            }
-            if ((rv = check_keys(pprob, p, vo, apr_pstrcat(p, field, ".VolumeOptions.", NULL))) != APR_SUCCESS
-                || (rv = opt_obj(&dc, pprob, p, vo, "DriverConfig", apr_pstrcat(p, field, ".VolumeOptions.DriverConfig", NULL))) != APR_SUCCESS) {
-                return rv;
-            }
-            if (dc == NULL) {
-                continue;
-            }
-            field = apr_pstrcat(p, field, ".VolumeOptions.DriverConfig", NULL);
-            if ((rv = check_keys(pprob, p, dc, apr_pstrcat(p, field, ".", NULL))) != APR_SUCCESS
-                || (rv = opt_str(&driver, pprob, p, dc, "Name", apr_pstrcat(p, field, ".Name", NULL))) != APR_SUCCESS
-                || (rv = opt_obj(&opts, pprob, p, dc, "Options", apr_pstrcat(p, field, ".Options", NULL))) != APR_SUCCESS
-                || (rv = dp_dk_policy_volume(pprob, p, pol, driver, opts, apr_pstrcat(p, field, ".Options", NULL))) != APR_SUCCESS) {
-                return rv;
-            }
-        }
-        else if (strcasecmp(type, "tmpfs")) {
-            return deny(pprob, p, apr_pstrcat(p, field, ".Type", NULL), "mounts of type '%s' are not allowed", type);
-        }
-    }
-    return APR_SUCCESS;
-}
-
 /* Checks a volume's driver and options. */
 apr_status_t dp_dk_policy_volume(dp_problem_t **pprob, apr_pool_t *p, const dp_dk_policy_t *pol,
                                  const char *driver, json_object *opts, const char *field)
@@ -674,55 +397,18 @@ apr_status_t dp_dk_policy_volume(dp_problem_t **pprob, apr_pool_t *p, const dp_d
         return APR_SUCCESS;
     }
     if (type == NULL || !strcmp(type, "none") || !strcmp(type, "") || (o && strstr(o, "bind"))) {
-        /* a bind mount of a host path dressed as a volume */
-        return dp_dk_policy_host_path(pprob, p, pol, device, field);
+        /* a bind mount of a host path dressed as a volume: Docker gets the resolved path */
+        const char *real;
+        if ((rv = dp_dk_policy_bind_source(&real, pprob, p, pol, device, field)) != APR_SUCCESS) {
+            return rv;
+        }
+        json_object_object_add(opts, "device", json_object_new_string(real));
+        return APR_SUCCESS;
     }
     if (!(pol->allow & DP_DK_ALLOW_DEVICES)) {
         return deny(pprob, p, field, "volumes that mount a device or a '%s' filesystem are not allowed", type);
     }
     return APR_SUCCESS;
-}
-
-/* Checks a Docker create body against pol. */
-apr_status_t dp_dk_policy_check(dp_problem_t **pprob, apr_pool_t *p, const dp_dk_policy_t *pol,
-                                json_object *body)
-{
-    json_object *hc, *a;
-    apr_size_t i;
-    apr_status_t rv;
-
-    if (!is_type(body, json_type_object) || json_object_object_length(body) == 0) {
-        return dp_problem_fail(pprob, p, 400, "missing_body", "the Docker create body must be a non-empty object");
-    }
-    if ((rv = check_keys(pprob, p, body, "")) != APR_SUCCESS
-        || (rv = opt_obj(&hc, pprob, p, body, "HostConfig", "HostConfig")) != APR_SUCCESS) {
-        return rv;
-    }
-    if (hc == NULL) {
-        return APR_SUCCESS;
-    }
-    if ((rv = check_keys(pprob, p, hc, "HostConfig.")) != APR_SUCCESS
-        || (rv = check_privileged(pprob, p, pol, hc)) != APR_SUCCESS
-        || (rv = check_namespaces(pprob, p, pol, hc)) != APR_SUCCESS
-        || (rv = check_caps(pprob, p, pol, hc)) != APR_SUCCESS
-        || (rv = check_nonempty(pprob, p, pol, hc, "Devices", json_type_array, DP_DK_ALLOW_DEVICES, 0,
-                                "host devices are not allowed")) != APR_SUCCESS
-        || (rv = check_nonempty(pprob, p, pol, hc, "DeviceRequests", json_type_array, DP_DK_ALLOW_DEVICES, 0,
-                                "device requests (GPUs) are not allowed")) != APR_SUCCESS
-        || (rv = check_nonempty(pprob, p, pol, hc, "DeviceCgroupRules", json_type_array, DP_DK_ALLOW_DEVICES, 0,
-                                "device cgroup rules are not allowed")) != APR_SUCCESS
-        || (rv = check_security_opt(pprob, p, pol, hc)) != APR_SUCCESS
-        || (rv = check_nonempty(pprob, p, pol, hc, "Sysctls", json_type_object, DP_DK_ALLOW_SYSCTLS, 0,
-                                "sysctls are not allowed")) != APR_SUCCESS
-        || (rv = str_array(&a, pprob, p, hc, "Binds", "HostConfig.Binds")) != APR_SUCCESS) {
-        return rv;
-    }
-    for (i = 0; a && i < json_object_array_length(a); ++i) {
-        if ((rv = check_bind(pprob, p, pol, arr_str(a, i), idx(p, "HostConfig.Binds", i))) != APR_SUCCESS) {
-            return rv;
-        }
-    }
-    return check_mounts(pprob, p, pol, hc);
 }
 
 /* Stamps the managed labels on a create body. */
@@ -1177,5 +863,1399 @@ apr_status_t dp_dk_create_body(json_object **pbody, const char **pname, dp_probl
     }
     *pbody = raw;
     *pname = name;
+    return APR_SUCCESS;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* the create allow-list: a new body is built from the caller's, field by field */
+
+typedef struct spec_t spec_t;
+
+typedef struct {
+    apr_pool_t *p;
+    dp_problem_t **pprob;
+    const dp_dk_policy_t *pol;
+} bctx_t;
+
+/* Checks v (the value of field, never NULL or JSON null) against s and adds what Docker gets to
+ * parent under key (key NULL: parent is an array). */
+typedef apr_status_t (*val_fn)(bctx_t *c, const spec_t *s, json_object *v, const char *field,
+                               json_object *parent, const char *key);
+
+/* Checks a built object (out) once all its fields are in. */
+typedef apr_status_t (*post_fn)(bctx_t *c, json_object *out, const char *field);
+
+enum { SH_LEAF, SH_OBJ, SH_MAP, SH_OBJMAP, SH_OPAQUE };
+
+struct spec_t {
+    const char *name;
+    val_fn fn;
+    int shape;                    /* for dp_dk_policy_field_known */
+    const spec_t *sub;            /* SH_OBJ / SH_OBJMAP: the fields of the (member) objects */
+    post_fn post;                 /* SH_OBJ / SH_OBJMAP: the check of a built object */
+    apr_int64_t min, max;         /* v_int: the range; v_str: max is the longest length */
+    const char *const *values;    /* v_str: the allowed values (NULL: any) */
+    unsigned bit;                 /* the DockpayPolicyAllow relaxation that lifts the check */
+};
+
+#define relaxed(c, s) ((s)->bit && ((c)->pol->allow & (s)->bit))
+
+static void put(json_object *parent, const char *key, json_object *v)
+{
+    if (key) {
+        json_object_object_add(parent, key, v);
+    }
+    else {
+        json_object_array_add(parent, v);
+    }
+}
+
+static apr_status_t build_obj(bctx_t *c, const spec_t *table, post_fn post, json_object *in,
+                              const char *field, json_object *out);
+
+/* a field path below field */
+static const char *sub_field(apr_pool_t *p, const char *field, const char *key)
+{
+    return *field ? apr_pstrcat(p, field, ".", key, NULL) : key;
+}
+
+/* ---- generic value checks */
+
+static apr_status_t v_str(bctx_t *c, const spec_t *s, json_object *v, const char *field,
+                          json_object *parent, const char *key)
+{
+    const char *str;
+    const char *const *a;
+
+    if (!is_type(v, json_type_string)) {
+        return bad_type(c->pprob, c->p, field, "must be a string");
+    }
+    str = json_object_get_string(v);
+    if (s->max && (apr_int64_t)strlen(str) > s->max) {
+        return bad_value(c->pprob, c->p, field, "is longer than %" APR_INT64_T_FMT " characters", s->max);
+    }
+    if (s->values && !relaxed(c, s)) {
+        const char *list = "";
+        for (a = s->values; *a && strcmp(*a, str); ++a) {
+            list = apr_pstrcat(c->p, list, *list ? ", " : "", **a ? *a : "\"\"", NULL);
+        }
+        if (*a == NULL) {
+            return deny(c->pprob, c->p, field, "'%s' is not allowed (allowed: %s)", str, list);
+        }
+    }
+    put(parent, key, json_object_new_string(str));
+    return APR_SUCCESS;
+}
+
+/* min 1: true is refused unless the relaxation bit is set (never when bit is 0) */
+static apr_status_t v_bool(bctx_t *c, const spec_t *s, json_object *v, const char *field,
+                           json_object *parent, const char *key)
+{
+    if (!is_type(v, json_type_boolean)) {
+        return bad_type(c->pprob, c->p, field, "must be a boolean");
+    }
+    if (s->min == 1 && json_object_get_boolean(v) && !relaxed(c, s)) {
+        return deny(c->pprob, c->p, field, "true is not allowed");
+    }
+    put(parent, key, json_object_new_boolean(json_object_get_boolean(v)));
+    return APR_SUCCESS;
+}
+
+static apr_status_t v_int(bctx_t *c, const spec_t *s, json_object *v, const char *field,
+                          json_object *parent, const char *key)
+{
+    apr_int64_t n;
+
+    if (!is_type(v, json_type_int)) {
+        return bad_type(c->pprob, c->p, field, "must be a whole number");
+    }
+    errno = 0;
+    n = json_object_get_int64(v);
+    if (errno || n < s->min || n > s->max) {
+        return deny(c->pprob, c->p, field, "'%s' is not allowed (from %" APR_INT64_T_FMT " to %"
+                    APR_INT64_T_FMT ")", json_object_get_string(v), s->min, s->max);
+    }
+    put(parent, key, json_object_new_int64(n));
+    return APR_SUCCESS;
+}
+
+/* True when s has no control characters. */
+static int printable(const char *s)
+{
+    for (; *s; ++s) {
+        if ((unsigned char)*s < 0x20 || *s == 0x7f) return 0;
+    }
+    return 1;
+}
+
+static apr_status_t v_strarr(bctx_t *c, const spec_t *s, json_object *v, const char *field,
+                             json_object *parent, const char *key)
+{
+    json_object *out;
+    apr_size_t i, n;
+
+    if (!is_type(v, json_type_array)) {
+        return bad_type(c->pprob, c->p, field, "must be an array of strings");
+    }
+    out = json_object_new_array();
+    put(parent, key, out);
+    n = json_object_array_length(v);
+    for (i = 0; i < n; ++i) {
+        json_object *e = json_object_array_get_idx(v, i);
+        if (!is_type(e, json_type_string)) {
+            return bad_type(c->pprob, c->p, idx(c->p, field, i), "must be a string");
+        }
+        if (s->max && (apr_int64_t)strlen(json_object_get_string(e)) > s->max) {
+            return bad_value(c->pprob, c->p, idx(c->p, field, i), "is too long");
+        }
+        json_object_array_add(out, json_object_new_string(json_object_get_string(e)));
+    }
+    return APR_SUCCESS;
+}
+
+/* an object of strings (Labels, LogConfig.Config, driver options, Tmpfs) */
+static apr_status_t v_strmap(bctx_t *c, const spec_t *s, json_object *v, const char *field,
+                             json_object *parent, const char *key)
+{
+    json_object *out;
+
+    (void)s;
+    if (!is_type(v, json_type_object)) {
+        return bad_type(c->pprob, c->p, field, "must be an object of strings");
+    }
+    out = json_object_new_object();
+    put(parent, key, out);
+    {
+        json_object_object_foreach(v, k, val) {
+            if (!is_type(val, json_type_string)) {
+                return bad_type(c->pprob, c->p, apr_pstrcat(c->p, field, ".", k, NULL), "must be a string");
+            }
+            if (!*k) {
+                return bad_value(c->pprob, c->p, field, "an empty name is not allowed");
+            }
+            json_object_object_add(out, k, json_object_new_string(json_object_get_string(val)));
+        }
+    }
+    return APR_SUCCESS;
+}
+
+static apr_status_t v_obj(bctx_t *c, const spec_t *s, json_object *v, const char *field,
+                          json_object *parent, const char *key)
+{
+    json_object *out;
+
+    if (!is_type(v, json_type_object)) {
+        return bad_type(c->pprob, c->p, field, "must be an object");
+    }
+    out = json_object_new_object();
+    put(parent, key, out);
+    return build_obj(c, s->sub, s->post, v, field, out);
+}
+
+/* an array of objects, each built by s->sub and checked by s->post */
+static apr_status_t v_objarr(bctx_t *c, const spec_t *s, json_object *v, const char *field,
+                             json_object *parent, const char *key)
+{
+    json_object *out;
+    apr_size_t i, n;
+    apr_status_t rv;
+
+    if (!is_type(v, json_type_array)) {
+        return bad_type(c->pprob, c->p, field, "must be an array of objects");
+    }
+    out = json_object_new_array();
+    put(parent, key, out);
+    n = json_object_array_length(v);
+    for (i = 0; i < n; ++i) {
+        json_object *e = json_object_array_get_idx(v, i), *o;
+        const char *f = idx(c->p, field, i);
+        if (!is_type(e, json_type_object)) {
+            return bad_type(c->pprob, c->p, f, "must be an object");
+        }
+        o = json_object_new_object();
+        json_object_array_add(out, o);
+        if ((rv = build_obj(c, s->sub, s->post, e, f, o)) != APR_SUCCESS) {
+            return rv;
+        }
+    }
+    return APR_SUCCESS;
+}
+
+/* True for an empty value: null, false, 0, "", [] or {}. */
+static int empty_value(json_object *v)
+{
+    switch (v ? json_object_get_type(v) : json_type_null) {
+    case json_type_null: return 1;
+    case json_type_boolean: return !json_object_get_boolean(v);
+    case json_type_int: return json_object_get_int64(v) == 0;
+    case json_type_string: return json_object_get_string_len(v) == 0;
+    case json_type_array: return json_object_array_length(v) == 0;
+    case json_type_object: return json_object_object_length(v) == 0;
+    default: return 0;
+    }
+}
+
+/* A field only a relaxation opens: passed as given when s->bit is allowed; otherwise only an
+ * empty value (min 1: not even that, it would change a default) and nothing is sent. */
+static apr_status_t v_relax(bctx_t *c, const spec_t *s, json_object *v, const char *field,
+                            json_object *parent, const char *key)
+{
+    if (relaxed(c, s)) {
+        put(parent, key, json_object_get(v));
+        return APR_SUCCESS;
+    }
+    if (empty_value(v) && s->min == 0) {
+        return APR_SUCCESS;
+    }
+    return deny(c->pprob, c->p, field, "%s", s->values ? s->values[0] : "not allowed");
+}
+
+/* ---- Config fields */
+
+static int image_ok(const char *s);
+static int hostname_ok(const char *s);
+static int bind_opts_ok(apr_pool_t *p, const char *opts);
+static int port_num(const char *s, apr_size_t n);
+
+static apr_status_t v_image(bctx_t *c, const spec_t *s, json_object *v, const char *field,
+                            json_object *parent, const char *key)
+{
+    (void)s;
+    if (!is_type(v, json_type_string)) {
+        return bad_type(c->pprob, c->p, field, "must be a string");
+    }
+    if (!image_ok(json_object_get_string(v)) || json_object_get_string_len(v) > 512
+        || !printable(json_object_get_string(v))) {
+        return bad_value(c->pprob, c->p, field, "'%s' is not an image reference", json_object_get_string(v));
+    }
+    put(parent, key, json_object_new_string(json_object_get_string(v)));
+    return APR_SUCCESS;
+}
+
+static apr_status_t v_hostname(bctx_t *c, const spec_t *s, json_object *v, const char *field,
+                               json_object *parent, const char *key)
+{
+    const char *h;
+
+    (void)s;
+    if (!is_type(v, json_type_string)) {
+        return bad_type(c->pprob, c->p, field, "must be a string");
+    }
+    h = json_object_get_string(v);
+    if (*h && !hostname_ok(h)) {
+        return bad_value(c->pprob, c->p, field, "'%s' is not a host name", h);
+    }
+    put(parent, key, json_object_new_string(h));
+    return APR_SUCCESS;
+}
+
+/* "" or an absolute path without control characters */
+static apr_status_t v_abs(bctx_t *c, const spec_t *s, json_object *v, const char *field,
+                          json_object *parent, const char *key)
+{
+    const char *path;
+
+    (void)s;
+    if (!is_type(v, json_type_string)) {
+        return bad_type(c->pprob, c->p, field, "must be a string");
+    }
+    path = json_object_get_string(v);
+    if ((*path && path[0] != '/') || !printable(path) || strlen(path) > 4096) {
+        return bad_value(c->pprob, c->p, field, "'%s' is not an absolute path", path);
+    }
+    put(parent, key, json_object_new_string(path));
+    return APR_SUCCESS;
+}
+
+/* Cmd, Entrypoint, Shell, Healthcheck.Test: a string or an array of strings */
+static apr_status_t v_argv(bctx_t *c, const spec_t *s, json_object *v, const char *field,
+                           json_object *parent, const char *key)
+{
+    if (is_type(v, json_type_string)) {
+        put(parent, key, json_object_new_string(json_object_get_string(v)));
+        return APR_SUCCESS;
+    }
+    return v_strarr(c, s, v, field, parent, key);
+}
+
+static apr_status_t v_env(bctx_t *c, const spec_t *s, json_object *v, const char *field,
+                          json_object *parent, const char *key)
+{
+    apr_size_t i;
+    apr_status_t rv;
+
+    if ((rv = v_strarr(c, s, v, field, parent, key)) != APR_SUCCESS) {
+        return rv;
+    }
+    for (i = 0; i < json_object_array_length(v); ++i) {
+        const char *e = arr_str(v, i);
+        if (e[0] == '=' || e[0] == '\0') {
+            return bad_value(c->pprob, c->p, idx(c->p, field, i), "'%s' is not KEY=VALUE", e);
+        }
+    }
+    return APR_SUCCESS;
+}
+
+/* Parses a port key "80", "80/tcp", "53/udp", "9/sctp" into "N/proto"; NULL when malformed. */
+static const char *port_key(apr_pool_t *p, const char *k)
+{
+    const char *slash = strchr(k, '/');
+    apr_size_t n = slash ? (apr_size_t)(slash - k) : strlen(k);
+
+    if (!port_num(k, n)) {
+        return NULL;
+    }
+    if (slash && strcmp(slash + 1, "tcp") && strcmp(slash + 1, "udp") && strcmp(slash + 1, "sctp")) {
+        return NULL;
+    }
+    return slash ? k : apr_pstrcat(p, k, "/tcp", NULL);
+}
+
+/* ExposedPorts and Volumes: an object of empty objects, names a port key or an absolute path */
+static apr_status_t v_set(bctx_t *c, const spec_t *s, json_object *v, const char *field,
+                          json_object *parent, const char *key)
+{
+    json_object *out;
+
+    if (!is_type(v, json_type_object)) {
+        return bad_type(c->pprob, c->p, field, "must be an object");
+    }
+    out = json_object_new_object();
+    put(parent, key, out);
+    {
+        json_object_object_foreach(v, k, val) {
+            const char *f = apr_pstrcat(c->p, field, ".", k, NULL), *name = k;
+            if (val && !(is_type(val, json_type_object) && json_object_object_length(val) == 0)) {
+                return bad_type(c->pprob, c->p, f, "must be {}");
+            }
+            if (s->min == 1 ? (name = port_key(c->p, k)) == NULL
+                            : (k[0] != '/' || !printable(k) || strlen(k) > 4096)) {
+                return bad_value(c->pprob, c->p, f, "'%s' is not %s", k,
+                                 s->min == 1 ? "a port (80, 80/tcp, 53/udp)" : "an absolute path");
+            }
+            json_object_object_add(out, name, json_object_new_object());
+        }
+    }
+    return APR_SUCCESS;
+}
+
+/* ---- HostConfig fields */
+
+/* Checks a network name (NetworkMode, EndpointsConfig member): never the host's network nor
+ * another container's, unless host namespaces are allowed. */
+static apr_status_t net_name(bctx_t *c, const char *name, const char *field, int mode)
+{
+    if (c->pol->allow & DP_DK_ALLOW_HOST_NAMESPACES) {
+        return APR_SUCCESS;
+    }
+    if (!strcasecmp(name, "host")) {
+        return deny(c->pprob, c->p, field, "the host's network is not allowed");
+    }
+    if (!strncasecmp(name, "container:", 10)) {
+        return deny(c->pprob, c->p, field, "joining another container's network is not allowed");
+    }
+    if (mode && (!*name || !strcmp(name, "default") || !strcmp(name, "bridge") || !strcmp(name, "none"))) {
+        return APR_SUCCESS;
+    }
+    if (!name_chars(name, 255)) {
+        return deny(c->pprob, c->p, field, "'%s' is not a network name", name);
+    }
+    return APR_SUCCESS;
+}
+
+static apr_status_t v_netmode(bctx_t *c, const spec_t *s, json_object *v, const char *field,
+                              json_object *parent, const char *key)
+{
+    apr_status_t rv;
+
+    (void)s;
+    if (!is_type(v, json_type_string)) {
+        return bad_type(c->pprob, c->p, field, "must be a string");
+    }
+    if ((rv = net_name(c, json_object_get_string(v), field, 1)) != APR_SUCCESS) {
+        return rv;
+    }
+    put(parent, key, json_object_new_string(json_object_get_string(v)));
+    return APR_SUCCESS;
+}
+
+/* PidMode, IpcMode, UTSMode, UsernsMode, CgroupnsMode: the values in s->values; host or
+ * container:<id> only with DockpayPolicyAllow host-namespaces */
+static apr_status_t v_nsmode(bctx_t *c, const spec_t *s, json_object *v, const char *field,
+                             json_object *parent, const char *key)
+{
+    const char *m;
+    const char *const *a;
+
+    if (!is_type(v, json_type_string)) {
+        return bad_type(c->pprob, c->p, field, "must be a string");
+    }
+    m = json_object_get_string(v);
+    for (a = s->values; *a && strcmp(*a, m); ++a) {}
+    if (*a == NULL && !relaxed(c, s)) {
+        return deny(c->pprob, c->p, field, "'%s' is not allowed: %s", m,
+                    !strcasecmp(m, "host") ? "the host's namespace is not allowed"
+                    : !strncasecmp(m, "container:", 10) ? "joining another container's namespace is not allowed"
+                    : "not a namespace mode this server allows");
+    }
+    put(parent, key, json_object_new_string(m));
+    return APR_SUCCESS;
+}
+
+/* CapAdd (only DockpayCapAllow) and Capabilities (Docker's defaults or DockpayCapAllow) */
+static apr_status_t v_caps(bctx_t *c, const spec_t *s, json_object *v, const char *field,
+                           json_object *parent, const char *key)
+{
+    apr_size_t i;
+    apr_status_t rv;
+
+    if ((rv = v_strarr(c, s, v, field, parent, key)) != APR_SUCCESS) {
+        return rv;
+    }
+    for (i = 0; i < json_object_array_length(v); ++i) {
+        if (!cap_in(arr_str(v, i), s->values, c->pol->caps)) {
+            return deny(c->pprob, c->p, idx(c->p, field, i), "the capability '%s' is not in DockpayCapAllow",
+                        arr_str(v, i));
+        }
+    }
+    return APR_SUCCESS;
+}
+
+static apr_status_t v_secopt(bctx_t *c, const spec_t *s, json_object *v, const char *field,
+                             json_object *parent, const char *key)
+{
+    apr_size_t i;
+    apr_status_t rv;
+
+    if ((rv = v_strarr(c, s, v, field, parent, key)) != APR_SUCCESS) {
+        return rv;
+    }
+    for (i = 0; i < json_object_array_length(v) && !relaxed(c, s); ++i) {
+        const char *o = arr_str(v, i);
+        /* no-new-privileges only takes privileges away */
+        if (strcmp(o, "no-new-privileges") && strcmp(o, "no-new-privileges:true")
+            && strcmp(o, "no-new-privileges=true")) {
+            return deny(c->pprob, c->p, idx(c->p, field, i), "security options other than no-new-privileges "
+                        "are not allowed ('%s'; DockpayPolicyAllow security-opt)", o);
+        }
+    }
+    return APR_SUCCESS;
+}
+
+/* Dns: IP addresses */
+static int ip_ok(const char *s)
+{
+    unsigned char buf[16];
+    return inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1;
+}
+
+static apr_status_t v_ips(bctx_t *c, const spec_t *s, json_object *v, const char *field,
+                          json_object *parent, const char *key)
+{
+    apr_size_t i;
+    apr_status_t rv;
+
+    if ((rv = v_strarr(c, s, v, field, parent, key)) != APR_SUCCESS) {
+        return rv;
+    }
+    for (i = 0; i < json_object_array_length(v); ++i) {
+        if (!ip_ok(arr_str(v, i))) {
+            return bad_value(c->pprob, c->p, idx(c->p, field, i), "'%s' is not an IP address", arr_str(v, i));
+        }
+    }
+    return APR_SUCCESS;
+}
+
+static apr_status_t v_ip(bctx_t *c, const spec_t *s, json_object *v, const char *field,
+                         json_object *parent, const char *key)
+{
+    (void)s;
+    if (!is_type(v, json_type_string)) {
+        return bad_type(c->pprob, c->p, field, "must be a string");
+    }
+    if (json_object_get_string_len(v) && !ip_ok(json_object_get_string(v))) {
+        return bad_value(c->pprob, c->p, field, "'%s' is not an IP address", json_object_get_string(v));
+    }
+    put(parent, key, json_object_new_string(json_object_get_string(v)));
+    return APR_SUCCESS;
+}
+
+/* DnsOptions, DnsSearch, ExtraHosts, GroupAdd, CapDrop: strings without spaces or controls */
+static apr_status_t v_words(bctx_t *c, const spec_t *s, json_object *v, const char *field,
+                            json_object *parent, const char *key)
+{
+    apr_size_t i;
+    apr_status_t rv;
+
+    if ((rv = v_strarr(c, s, v, field, parent, key)) != APR_SUCCESS) {
+        return rv;
+    }
+    for (i = 0; i < json_object_array_length(v); ++i) {
+        const char *w = arr_str(v, i);
+        if (!*w || !printable(w) || strchr(w, ' ')) {
+            return bad_value(c->pprob, c->p, idx(c->p, field, i), "'%s' is not allowed here", w);
+        }
+    }
+    return APR_SUCCESS;
+}
+
+/* CpusetCpus, CpusetMems: "0-3,5" */
+static apr_status_t v_cpuset(bctx_t *c, const spec_t *s, json_object *v, const char *field,
+                             json_object *parent, const char *key)
+{
+    const char *x;
+
+    (void)s;
+    if (!is_type(v, json_type_string)) {
+        return bad_type(c->pprob, c->p, field, "must be a string");
+    }
+    for (x = json_object_get_string(v); *x; ++x) {
+        if (!(apr_isdigit(*x) || *x == '-' || *x == ',')) {
+            return bad_value(c->pprob, c->p, field, "'%s' is not a CPU or node list (0-3,5)",
+                             json_object_get_string(v));
+        }
+    }
+    if (json_object_get_string_len(v) > 256) {
+        return bad_value(c->pprob, c->p, field, "is too long");
+    }
+    put(parent, key, json_object_new_string(json_object_get_string(v)));
+    return APR_SUCCESS;
+}
+
+/* ConsoleSize: [height, width] */
+static apr_status_t v_console(bctx_t *c, const spec_t *s, json_object *v, const char *field,
+                              json_object *parent, const char *key)
+{
+    json_object *out;
+    apr_size_t i;
+
+    (void)s;
+    if (!is_type(v, json_type_array) || json_object_array_length(v) != 2) {
+        return bad_type(c->pprob, c->p, field, "must be [height, width]");
+    }
+    out = json_object_new_array();
+    put(parent, key, out);
+    for (i = 0; i < 2; ++i) {
+        json_object *e = json_object_array_get_idx(v, i);
+        if (!is_type(e, json_type_int) || json_object_get_int64(e) < 0 || json_object_get_int64(e) > 10000) {
+            return bad_value(c->pprob, c->p, idx(c->p, field, i), "must be a number from 0 to 10000");
+        }
+        json_object_array_add(out, json_object_new_int64(json_object_get_int64(e)));
+    }
+    return APR_SUCCESS;
+}
+
+/* Tmpfs: {"/container/path": "size=64m,mode=1777"} */
+static apr_status_t v_tmpfs(bctx_t *c, const spec_t *s, json_object *v, const char *field,
+                            json_object *parent, const char *key)
+{
+    json_object *out;
+    apr_status_t rv;
+
+    if ((rv = v_strmap(c, s, v, field, parent, key)) != APR_SUCCESS) {
+        return rv;
+    }
+    out = key ? dp_json_get(parent, key) : NULL;
+    {
+        json_object_object_foreach(out, k, val) {
+            const char *o = json_object_get_string(val);
+            if (k[0] != '/' || !printable(k) || !printable(o) || strchr(o, ' ')) {
+                return bad_value(c->pprob, c->p, apr_pstrcat(c->p, field, ".", k, NULL),
+                                 "'%s' is not an absolute path with tmpfs options", k);
+            }
+        }
+    }
+    return APR_SUCCESS;
+}
+
+/* Binds: "VOLUME:/path[:opts]", "/host/path:/path[:opts]" (DockpayBindAllow, sent resolved)
+ * or "/path" (an anonymous volume) */
+static apr_status_t v_binds(bctx_t *c, const spec_t *s, json_object *v, const char *field,
+                            json_object *parent, const char *key)
+{
+    json_object *out;
+    apr_size_t i;
+
+    (void)s;
+    if (!is_type(v, json_type_array)) {
+        return bad_type(c->pprob, c->p, field, "must be an array of strings");
+    }
+    out = json_object_new_array();
+    put(parent, key, out);
+    for (i = 0; i < json_object_array_length(v); ++i) {
+        json_object *e = json_object_array_get_idx(v, i);
+        const char *f = idx(c->p, field, i), *spec, *real;
+        char *copy, *src, *dst, *opts;
+        apr_status_t rv;
+
+        if (!is_type(e, json_type_string)) {
+            return bad_type(c->pprob, c->p, f, "must be a string");
+        }
+        spec = json_object_get_string(e);
+        copy = apr_pstrdup(c->p, spec);
+        src = copy;
+        dst = strchr(copy, ':');
+        opts = dst ? strchr(dst + 1, ':') : NULL;
+        if (dst) *dst++ = '\0';
+        if (opts) *opts++ = '\0';
+        if (!printable(spec) || (opts && strchr(opts, ':'))) {
+            return deny(c->pprob, c->p, f, "'%s' is not a bind spec this server understands", spec);
+        }
+        if (dst == NULL) {
+            if (src[0] != '/' || has_dotdot(src)) {
+                return deny(c->pprob, c->p, f, "'%s' is not a bind spec this server understands", spec);
+            }
+            json_object_array_add(out, json_object_new_string(spec));  /* an anonymous volume */
+            continue;
+        }
+        if (dst[0] != '/' || has_dotdot(dst)) {
+            return deny(c->pprob, c->p, f, "'%s': the container path must be absolute, without '..'", spec);
+        }
+        if (opts && !bind_opts_ok(c->p, opts)) {
+            return deny(c->pprob, c->p, f, "'%s': unknown bind options", spec);
+        }
+        if (opts && (strstr(opts, "shared") != NULL) && !(c->pol->allow & DP_DK_ALLOW_PRIVILEGED)) {
+            return deny(c->pprob, c->p, f, "shared mount propagation is not allowed");
+        }
+        if (src[0] == '/') {
+            if ((rv = dp_dk_policy_bind_source(&real, c->pprob, c->p, c->pol, src, f)) != APR_SUCCESS) {
+                return rv;
+            }
+            src = (char *)real;
+        }
+        else if (!dp_dk_valid_volume_name(src)) {
+            return deny(c->pprob, c->p, f, "'%s' is neither an absolute host path nor a volume name", src);
+        }
+        json_object_array_add(out, json_object_new_string(apr_pstrcat(c->p, src, ":", dst, opts ? ":" : "",
+                                                                       opts ? opts : "", NULL)));
+    }
+    return APR_SUCCESS;
+}
+
+/* Mounts[i] once built: the type decides which options and sources are allowed */
+static apr_status_t post_mount(bctx_t *c, json_object *m, const char *field)
+{
+    const char *type = dp_json_get_str(m, "Type"), *src = dp_json_get_str(m, "Source");
+    const char *target = dp_json_get_str(m, "Target"), *real;
+    json_object *bo = dp_json_get(m, "BindOptions"), *vo = dp_json_get(m, "VolumeOptions");
+    json_object *to = dp_json_get(m, "TmpfsOptions"), *dc;
+    apr_status_t rv;
+
+    if (type == NULL) {
+        return deny(c->pprob, c->p, sub_field(c->p, field, "Type"), "a mount needs a Type (bind, volume or tmpfs)");
+    }
+    if (target == NULL || target[0] != '/' || has_dotdot(target)) {
+        return deny(c->pprob, c->p, sub_field(c->p, field, "Target"), "a mount needs an absolute Target without '..'");
+    }
+    if (!strcmp(type, "bind")) {
+        if (vo || to) {
+            return deny(c->pprob, c->p, sub_field(c->p, field, vo ? "VolumeOptions" : "TmpfsOptions"),
+                        "only for mounts of that type");
+        }
+        if ((rv = dp_dk_policy_bind_source(&real, c->pprob, c->p, c->pol, src ? src : "",
+                                           sub_field(c->p, field, "Source"))) != APR_SUCCESS) {
+            return rv;
+        }
+        json_object_object_add(m, "Source", json_object_new_string(real));
+        return APR_SUCCESS;
+    }
+    if (bo) {
+        return deny(c->pprob, c->p, sub_field(c->p, field, "BindOptions"), "only for bind mounts");
+    }
+    if (!strcmp(type, "volume")) {
+        if (to) {
+            return deny(c->pprob, c->p, sub_field(c->p, field, "TmpfsOptions"), "only for tmpfs mounts");
+        }
+        if (src && *src && !dp_dk_valid_volume_name(src)) {
+            return deny(c->pprob, c->p, sub_field(c->p, field, "Source"), "'%s' is not a volume name", src);
+        }
+        if ((dc = dp_json_get(vo, "DriverConfig")) != NULL) {
+            field = sub_field(c->p, field, "VolumeOptions.DriverConfig");
+            return dp_dk_policy_volume(c->pprob, c->p, c->pol, dp_json_get_str(dc, "Name"),
+                                       dp_json_get(dc, "Options"), sub_field(c->p, field, "Options"));
+        }
+        return APR_SUCCESS;
+    }
+    /* tmpfs */
+    if (vo) {
+        return deny(c->pprob, c->p, sub_field(c->p, field, "VolumeOptions"), "only for volume mounts");
+    }
+    if (src && *src) {
+        return deny(c->pprob, c->p, sub_field(c->p, field, "Source"), "a tmpfs mount has no source");
+    }
+    return APR_SUCCESS;
+}
+
+static const char *const log_local[] = { "json-file", "local", "none", NULL };
+
+/* LogConfig once built: local drivers (and DockpayLogDriverAllow's), known options */
+static apr_status_t post_log(bctx_t *c, json_object *lc, const char *field)
+{
+    static const char *const opts[] = {
+        "max-size", "max-file", "compress", "labels", "labels-regex", "env", "env-regex", "tag",
+        "mode", "max-buffer-size", NULL
+    };
+    const char *type = dp_json_get_str(lc, "Type");
+    json_object *cfg = dp_json_get(lc, "Config");
+    const char *const *a;
+    int i;
+
+    if (type == NULL || *type == '\0') {
+        type = "";
+    }
+    for (a = log_local; *a && strcmp(*a, type); ++a) {}
+    if (*a == NULL && *type) {
+        for (i = 0; c->pol->log_drivers && i < c->pol->log_drivers->nelts; ++i) {
+            if (!strcmp(type, APR_ARRAY_IDX(c->pol->log_drivers, i, const char *))) {
+                return APR_SUCCESS;   /* a driver the administrator allowed: its options are its own */
+            }
+        }
+        return deny(c->pprob, c->p, sub_field(c->p, field, "Type"), "the log driver '%s' is not allowed "
+                    "(json-file, local, none, or DockpayLogDriverAllow)", type);
+    }
+    if (cfg) {
+        json_object_object_foreach(cfg, k, val) {
+            (void)val;
+            for (a = opts; *a && strcmp(*a, k); ++a) {}
+            if (*a == NULL) {
+                return deny(c->pprob, c->p, apr_pstrcat(c->p, field, ".Config.", k, NULL),
+                            "the log option '%s' is not allowed", k);
+            }
+        }
+    }
+    return APR_SUCCESS;
+}
+
+/* RestartPolicy once built */
+static apr_status_t post_restart(bctx_t *c, json_object *rp, const char *field)
+{
+    const char *name = dp_json_get_str(rp, "Name");
+
+    if (dp_json_get_int(rp, "MaximumRetryCount", 0) != 0 && (name == NULL || strcmp(name, "on-failure"))) {
+        return bad_value(c->pprob, c->p, sub_field(c->p, field, "MaximumRetryCount"), "only with on-failure");
+    }
+    return APR_SUCCESS;
+}
+
+/* Ulimits[i] once built */
+static apr_status_t post_ulimit(bctx_t *c, json_object *u, const char *field)
+{
+    static const char *const names[] = {
+        "nofile", "nproc", "core", "stack", "fsize", "cpu", "locks", "sigpending", "msgqueue", NULL
+    };
+    const char *name = dp_json_get_str(u, "Name");
+    const char *const *a;
+
+    for (a = names; name && *a && strcmp(*a, name); ++a) {}
+    if (name == NULL || *a == NULL) {
+        return deny(c->pprob, c->p, sub_field(c->p, field, "Name"), "the ulimit '%s' is not allowed",
+                    name ? name : "");
+    }
+    if (dp_json_get_int(u, "Soft", 0) > dp_json_get_int(u, "Hard", 0)) {
+        return bad_value(c->pprob, c->p, sub_field(c->p, field, "Soft"), "must not exceed Hard");
+    }
+    if ((!strcmp(name, "nofile") || !strcmp(name, "nproc")) && dp_json_get_int(u, "Hard", 0) > 1048576) {
+        return deny(c->pprob, c->p, sub_field(c->p, field, "Hard"), "at most 1048576");
+    }
+    return APR_SUCCESS;
+}
+
+/* Parses a host port "", "N" or "N-M" into lo..hi ("": Docker picks an ephemeral port). */
+static int host_ports(const char *s, int *lo, int *hi)
+{
+    const char *dash = strchr(s, '-');
+
+    if (*s == '\0') {
+        *lo = 32768;
+        *hi = 60999;
+        return 1;
+    }
+    if (dash == NULL) {
+        return (*lo = *hi = port_num(s, strlen(s))) != 0;
+    }
+    *lo = port_num(s, (apr_size_t)(dash - s));
+    *hi = port_num(dash + 1, strlen(dash + 1));
+    return *lo && *hi && *lo <= *hi;
+}
+
+/* True when two IP texts are the same address ("" is 0.0.0.0). */
+static int same_ip(const char *a, const char *b)
+{
+    unsigned char x[16], y[16];
+    int fa = strchr(a, ':') ? AF_INET6 : AF_INET, fb = strchr(b, ':') ? AF_INET6 : AF_INET;
+
+    if (!*a) a = "0.0.0.0";
+    if (!*b) b = "0.0.0.0";
+    if (fa != fb || inet_pton(fa, a, x) != 1 || inet_pton(fb, b, y) != 1) {
+        return 0;
+    }
+    return !memcmp(x, y, fa == AF_INET ? 4 : 16);
+}
+
+static const dp_dk_publish_t publish_default[] = {
+    { "0.0.0.0", 1024, 65535 }, { "127.0.0.1", 1024, 65535 }, { "::", 1024, 65535 }, { "::1", 1024, 65535 }
+};
+
+/* True when host ports lo..hi on ip may be published. */
+static int publish_ok(const dp_dk_policy_t *pol, const char *ip, int lo, int hi)
+{
+    const dp_dk_publish_t *e = pol->publish ? (const dp_dk_publish_t *)pol->publish->elts : publish_default;
+    int i, n = pol->publish ? pol->publish->nelts : (int)(sizeof(publish_default) / sizeof(publish_default[0]));
+
+    for (i = 0; i < n; ++i) {
+        if ((!strcmp(e[i].ip, "*") || same_ip(e[i].ip, ip)) && lo >= e[i].lo && hi <= e[i].hi) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Parses a DockpayPublishAllow entry. */
+apr_status_t dp_dk_publish_parse(dp_dk_publish_t *out, apr_pool_t *p, const char *s)
+{
+    const char *colon, *ip;
+    unsigned char buf[16];
+
+    if (s[0] == '[') {
+        const char *rb = strchr(s, ']');
+        if (rb == NULL || rb[1] != ':') return APR_EINVAL;
+        ip = apr_pstrmemdup(p, s + 1, (apr_size_t)(rb - s - 1));
+        colon = rb + 1;
+        if (inet_pton(AF_INET6, ip, buf) != 1) return APR_EINVAL;
+    }
+    else {
+        if ((colon = strchr(s, ':')) == NULL) return APR_EINVAL;
+        ip = apr_pstrmemdup(p, s, (apr_size_t)(colon - s));
+        if (strcmp(ip, "*") && inet_pton(AF_INET, ip, buf) != 1) return APR_EINVAL;
+    }
+    if (!host_ports(colon + 1, &out->lo, &out->hi) || !colon[1]) {
+        return APR_EINVAL;
+    }
+    out->ip = ip;
+    return APR_SUCCESS;
+}
+
+static const spec_t pb_spec[];
+
+/* PortBindings: {"80/tcp": [{"HostIp": "", "HostPort": "8080"}]} within DockpayPublishAllow */
+static apr_status_t v_portbindings(bctx_t *c, const spec_t *s, json_object *v, const char *field,
+                                   json_object *parent, const char *key)
+{
+    json_object *out;
+    apr_status_t rv;
+
+    (void)s;
+    if (!is_type(v, json_type_object)) {
+        return bad_type(c->pprob, c->p, field, "must be an object");
+    }
+    out = json_object_new_object();
+    put(parent, key, out);
+    {
+        json_object_object_foreach(v, k, list) {
+            const char *f = apr_pstrcat(c->p, field, ".", k, NULL), *pk = port_key(c->p, k);
+            json_object *ol;
+            apr_size_t i;
+            if (pk == NULL) {
+                return bad_value(c->pprob, c->p, f, "'%s' is not a port (80, 80/tcp, 53/udp)", k);
+            }
+            if (list == NULL) {
+                continue;
+            }
+            if (!is_type(list, json_type_array)) {
+                return bad_type(c->pprob, c->p, f, "must be an array of {HostIp, HostPort}");
+            }
+            ol = json_object_new_array();
+            json_object_object_add(out, pk, ol);
+            for (i = 0; i < json_object_array_length(list); ++i) {
+                json_object *b = json_object_array_get_idx(list, i), *ob;
+                const char *bf = idx(c->p, f, i), *ip, *hp;
+                int lo, hi;
+                if (!is_type(b, json_type_object)) {
+                    return bad_type(c->pprob, c->p, bf, "must be an object");
+                }
+                ob = json_object_new_object();
+                json_object_array_add(ol, ob);
+                if ((rv = build_obj(c, pb_spec, NULL, b, bf, ob)) != APR_SUCCESS) {
+                    return rv;
+                }
+                ip = dp_json_get_str(ob, "HostIp");
+                hp = dp_json_get_str(ob, "HostPort");
+                if (!ip) ip = "";
+                if (!hp) hp = "";
+                if (!host_ports(hp, &lo, &hi)) {
+                    return bad_value(c->pprob, c->p, sub_field(c->p, bf, "HostPort"), "'%s' is not a port or "
+                                     "a range (8080, 8000-8010)", hp);
+                }
+                if (!publish_ok(c->pol, ip, lo, hi)) {
+                    return deny(c->pprob, c->p, bf, "publishing %s:%s is not allowed (DockpayPublishAllow)",
+                                *ip ? ip : "0.0.0.0", *hp ? hp : "(a random port)");
+                }
+            }
+        }
+    }
+    return APR_SUCCESS;
+}
+
+/* EndpointsConfig: {"network": {Aliases, IPAMConfig}} */
+static apr_status_t v_endpoints(bctx_t *c, const spec_t *s, json_object *v, const char *field,
+                                json_object *parent, const char *key)
+{
+    json_object *out;
+    apr_status_t rv;
+
+    if (!is_type(v, json_type_object)) {
+        return bad_type(c->pprob, c->p, field, "must be an object");
+    }
+    out = json_object_new_object();
+    put(parent, key, out);
+    {
+        json_object_object_foreach(v, k, ep) {
+            const char *f = apr_pstrcat(c->p, field, ".", k, NULL);
+            json_object *o;
+            if ((rv = net_name(c, k, f, 0)) != APR_SUCCESS) {
+                return rv;
+            }
+            if (ep == NULL) {
+                ep = json_object_new_object();
+                json_object_object_add(out, k, ep);
+                continue;
+            }
+            if (!is_type(ep, json_type_object)) {
+                return bad_type(c->pprob, c->p, f, "must be an object");
+            }
+            o = json_object_new_object();
+            json_object_object_add(out, k, o);
+            if ((rv = build_obj(c, s->sub, NULL, ep, f, o)) != APR_SUCCESS) {
+                return rv;
+            }
+        }
+    }
+    return APR_SUCCESS;
+}
+
+/* ---- the tables */
+
+#define I64MAX ((apr_int64_t)4611686018427387904LL)
+#define LEAF(n, fn) { n, fn, SH_LEAF, NULL, NULL, 0, 0, NULL, 0 }
+#define STR(n, max, vals, bit) { n, v_str, SH_LEAF, NULL, NULL, 0, max, vals, bit }
+#define BOOL(n) { n, v_bool, SH_LEAF, NULL, NULL, 0, 0, NULL, 0 }
+#define BOOL_FALSE(n, bit) { n, v_bool, SH_LEAF, NULL, NULL, 1, 0, NULL, bit }
+#define INT(n, lo, hi) { n, v_int, SH_LEAF, NULL, NULL, lo, hi, NULL, 0 }
+#define STRS(n) { n, v_strarr, SH_LEAF, NULL, NULL, 0, 4096, NULL, 0 }
+#define MAP(n, fn) { n, fn, SH_MAP, NULL, NULL, 0, 0, NULL, 0 }
+#define OBJ(n, sub, post) { n, v_obj, SH_OBJ, sub, post, 0, 0, NULL, 0 }
+#define OBJS(n, sub, post) { n, v_objarr, SH_OBJ, sub, post, 0, 0, NULL, 0 }
+#define RELAX(n, bit, even_empty, why) { n, v_relax, SH_OPAQUE, NULL, NULL, even_empty, 0, (const char *const[]){ why, NULL }, bit }
+#define END { NULL, NULL, 0, NULL, NULL, 0, 0, NULL, 0 }
+
+static const char *const v_none[] = { "", NULL };
+static const char *const v_runtime[] = { "", "runc", NULL };
+static const char *const v_ipc[] = { "", "private", "shareable", "none", NULL };
+static const char *const v_cgroupns[] = { "", "private", NULL };
+static const char *const v_isolation[] = { "", "default", NULL };
+static const char *const v_voldriver[] = { "", "local", NULL };
+static const char *const v_mount_type[] = { "bind", "volume", "tmpfs", NULL };
+static const char *const v_consistency[] = { "", "default", "consistent", "cached", "delegated", NULL };
+static const char *const v_propagation[] = { "", "private", "rprivate", "slave", "rslave", NULL };
+static const char *const v_restart[] = { "", "no", "always", "unless-stopped", "on-failure", NULL };
+
+static const spec_t health_spec[] = {
+    { "Test", v_argv, SH_LEAF, NULL, NULL, 0, 4096, NULL, 0 },
+    INT("Interval", 0, 86400000000000LL),
+    INT("Timeout", 0, 86400000000000LL),
+    INT("Retries", 0, 1000),
+    INT("StartPeriod", 0, 86400000000000LL),
+    INT("StartInterval", 0, 86400000000000LL),
+    END
+};
+
+static const spec_t log_spec[] = {
+    STR("Type", 64, NULL, 0),
+    MAP("Config", v_strmap),
+    END
+};
+
+static const spec_t restart_spec[] = {
+    STR("Name", 32, v_restart, 0),
+    INT("MaximumRetryCount", 0, 100),
+    END
+};
+
+static const spec_t ulimit_spec[] = {
+    STR("Name", 32, NULL, 0),
+    INT("Soft", 0, 1099511627776LL),
+    INT("Hard", 0, 1099511627776LL),
+    END
+};
+
+static const spec_t pb_spec[] = {
+    LEAF("HostIp", v_ip),
+    STR("HostPort", 11, NULL, 0),
+    END
+};
+
+static const spec_t bindopt_spec[] = {
+    { "Propagation", v_str, SH_LEAF, NULL, NULL, 0, 16, v_propagation, DP_DK_ALLOW_PRIVILEGED },
+    BOOL("NonRecursive"),
+    BOOL("ReadOnlyNonRecursive"),
+    BOOL("ReadOnlyForceRecursive"),
+    END
+};
+
+static const spec_t driver_spec[] = {
+    STR("Name", 255, NULL, 0),
+    MAP("Options", v_strmap),
+    END
+};
+
+static const spec_t volopt_spec[] = {
+    BOOL("NoCopy"),
+    MAP("Labels", v_strmap),
+    OBJ("DriverConfig", driver_spec, NULL),
+    END
+};
+
+static const spec_t tmpfsopt_spec[] = {
+    INT("SizeBytes", 0, I64MAX),
+    INT("Mode", 0, 07777),
+    END
+};
+
+static const spec_t mount_spec[] = {
+    STR("Type", 16, v_mount_type, 0),
+    STR("Source", 4096, NULL, 0),
+    LEAF("Target", v_abs),
+    BOOL("ReadOnly"),
+    STR("Consistency", 16, v_consistency, 0),
+    OBJ("BindOptions", bindopt_spec, NULL),
+    OBJ("VolumeOptions", volopt_spec, NULL),
+    OBJ("TmpfsOptions", tmpfsopt_spec, NULL),
+    END
+};
+
+static apr_status_t post_hostconfig(bctx_t *c, json_object *hc, const char *field);
+
+static const spec_t hostconfig_spec[] = {
+    /* mounts and storage */
+    LEAF("Binds", v_binds),
+    OBJS("Mounts", mount_spec, post_mount),
+    MAP("Tmpfs", v_tmpfs),
+    STR("VolumeDriver", 16, v_voldriver, 0),
+    RELAX("VolumesFrom", DP_DK_ALLOW_PRIVILEGED, 0, "mounting another container's volumes is not allowed"),
+    BOOL("ReadonlyRootfs"),
+    /* network */
+    LEAF("NetworkMode", v_netmode),
+    { "PortBindings", v_portbindings, SH_OBJMAP, pb_spec, NULL, 0, 0, NULL, 0 },
+    BOOL_FALSE("PublishAllPorts", 0),
+    LEAF("Dns", v_ips),
+    LEAF("DnsOptions", v_words),
+    LEAF("DnsSearch", v_words),
+    LEAF("ExtraHosts", v_words),
+    /* process and lifecycle */
+    OBJ("RestartPolicy", restart_spec, post_restart),
+    BOOL("AutoRemove"),
+    BOOL("Init"),
+    OBJ("LogConfig", log_spec, post_log),
+    LEAF("ConsoleSize", v_console),
+    LEAF("GroupAdd", v_words),
+    STR("Isolation", 16, v_isolation, 0),
+    /* isolation: namespaces, privileges */
+    { "PidMode", v_nsmode, SH_LEAF, NULL, NULL, 0, 0, v_none, DP_DK_ALLOW_HOST_NAMESPACES },
+    { "IpcMode", v_nsmode, SH_LEAF, NULL, NULL, 0, 0, v_ipc, DP_DK_ALLOW_HOST_NAMESPACES },
+    { "UTSMode", v_nsmode, SH_LEAF, NULL, NULL, 0, 0, v_none, DP_DK_ALLOW_HOST_NAMESPACES },
+    { "UsernsMode", v_nsmode, SH_LEAF, NULL, NULL, 0, 0, v_none, DP_DK_ALLOW_HOST_NAMESPACES },
+    { "CgroupnsMode", v_nsmode, SH_LEAF, NULL, NULL, 0, 0, v_cgroupns, DP_DK_ALLOW_HOST_NAMESPACES },
+    BOOL_FALSE("Privileged", DP_DK_ALLOW_PRIVILEGED),
+    { "CapAdd", v_caps, SH_LEAF, NULL, NULL, 0, 64, NULL, 0 },
+    { "Capabilities", v_caps, SH_LEAF, NULL, NULL, 0, 64, default_caps, 0 },
+    LEAF("CapDrop", v_words),
+    { "SecurityOpt", v_secopt, SH_OPAQUE, NULL, NULL, 0, 4096, NULL, DP_DK_ALLOW_SECURITY_OPT },
+    RELAX("MaskedPaths", DP_DK_ALLOW_SECURITY_OPT, 1, "changing the masked paths is not allowed"),
+    RELAX("ReadonlyPaths", DP_DK_ALLOW_SECURITY_OPT, 1, "changing the read-only paths is not allowed"),
+    RELAX("Sysctls", DP_DK_ALLOW_SYSCTLS, 0, "sysctls are not allowed"),
+    RELAX("Devices", DP_DK_ALLOW_DEVICES, 0, "host devices are not allowed"),
+    RELAX("DeviceRequests", DP_DK_ALLOW_DEVICES, 0, "device requests (GPUs) are not allowed"),
+    RELAX("DeviceCgroupRules", DP_DK_ALLOW_DEVICES, 0, "device cgroup rules are not allowed"),
+    STR("CgroupParent", 4096, v_none, DP_DK_ALLOW_PRIVILEGED),
+    STR("Runtime", 64, v_runtime, DP_DK_ALLOW_PRIVILEGED),
+    /* resources (post_hostconfig writes the defaults and applies the ceilings) */
+    INT("Memory", 0, I64MAX),
+    INT("MemorySwap", -1, I64MAX),
+    INT("MemoryReservation", 0, I64MAX),
+    INT("MemorySwappiness", -1, 100),
+    INT("NanoCpus", 0, I64MAX),
+    INT("CpuShares", 0, 262144),
+    LEAF("CpusetCpus", v_cpuset),
+    LEAF("CpusetMems", v_cpuset),
+    INT("PidsLimit", 1, I64MAX),
+    INT("OomScoreAdj", 0, 1000),
+    BOOL_FALSE("OomKillDisable", 0),
+    INT("ShmSize", 0, I64MAX),
+    INT("BlkioWeight", 0, 1000),
+    OBJS("Ulimits", ulimit_spec, post_ulimit),
+    END
+};
+
+static const spec_t ipam_spec[] = {
+    LEAF("IPv4Address", v_ip),
+    LEAF("IPv6Address", v_ip),
+    LEAF("LinkLocalIPs", v_ips),
+    END
+};
+
+static const spec_t endpoint_spec[] = {
+    LEAF("Aliases", v_words),
+    OBJ("IPAMConfig", ipam_spec, NULL),
+    END
+};
+
+static const spec_t netconfig_spec[] = {
+    { "EndpointsConfig", v_endpoints, SH_OBJMAP, endpoint_spec, NULL, 0, 0, NULL, 0 },
+    END
+};
+
+static const spec_t config_spec[] = {
+    LEAF("Image", v_image),
+    LEAF("Hostname", v_hostname),
+    LEAF("Domainname", v_hostname),
+    STR("User", 256, NULL, 0),
+    BOOL("AttachStdin"),
+    BOOL("AttachStdout"),
+    BOOL("AttachStderr"),
+    BOOL("Tty"),
+    BOOL("OpenStdin"),
+    BOOL("StdinOnce"),
+    { "ExposedPorts", v_set, SH_MAP, NULL, NULL, 1, 0, NULL, 0 },
+    { "Volumes", v_set, SH_MAP, NULL, NULL, 0, 0, NULL, 0 },
+    { "Env", v_env, SH_LEAF, NULL, NULL, 0, 131072, NULL, 0 },
+    { "Cmd", v_argv, SH_LEAF, NULL, NULL, 0, 131072, NULL, 0 },
+    { "Entrypoint", v_argv, SH_LEAF, NULL, NULL, 0, 131072, NULL, 0 },
+    { "Shell", v_argv, SH_LEAF, NULL, NULL, 0, 4096, NULL, 0 },
+    LEAF("WorkingDir", v_abs),
+    BOOL("NetworkDisabled"),
+    MAP("Labels", v_strmap),
+    STR("StopSignal", 32, NULL, 0),
+    INT("StopTimeout", 0, 3600),
+    OBJ("Healthcheck", health_spec, NULL),
+    OBJ("HostConfig", hostconfig_spec, post_hostconfig),
+    OBJ("NetworkingConfig", netconfig_spec, NULL),
+    END
+};
+
+/* Builds out from in: every member of in must be a field of table, spelled exactly. */
+static apr_status_t build_obj(bctx_t *c, const spec_t *table, post_fn post, json_object *in,
+                              const char *field, json_object *out)
+{
+    apr_status_t rv;
+
+    json_object_object_foreach(in, k, v) {
+        const char *f = sub_field(c->p, field, k);
+        const spec_t *s;
+        for (s = table; s->name && strcmp(s->name, k); ++s) {}
+        if (s->name == NULL) {
+            for (s = table; s->name && strcasecmp(s->name, k); ++s) {}
+            if (s->name) {
+                return deny(c->pprob, c->p, f, "field names are matched exactly here: write it as '%s'", s->name);
+            }
+            return deny(c->pprob, c->p, f, "the field is not on the create allow-list");
+        }
+        if (v == NULL) {
+            continue;   /* null: Docker's default, written below where it matters */
+        }
+        if ((rv = s->fn(c, s, v, f, out, s->name)) != APR_SUCCESS) {
+            return rv;
+        }
+    }
+    return post ? post(c, out, field) : APR_SUCCESS;
+}
+
+static apr_int64_t or_default(apr_int64_t v, apr_int64_t dflt)
+{
+    return v > 0 ? v : dflt;
+}
+
+/* HostConfig once built: resource defaults, ceilings, swap within the memory limit. */
+static apr_status_t post_hostconfig(bctx_t *c, json_object *hc, const char *field)
+{
+    const dp_dk_policy_t *pol = c->pol;
+    apr_int64_t mem_max = or_default(pol->mem_max, DP_DK_MEMORY_MAX);
+    apr_int64_t cpu_max = or_default(pol->cpu_max, DP_DK_CPUS_MAX);
+    apr_int64_t pids_max = or_default(pol->pids_max, DP_DK_PIDS_MAX);
+    apr_int64_t mem_def = or_default(pol->mem_default, DP_DK_MEMORY_DEFAULT);
+    apr_int64_t cpu_def = or_default(pol->cpu_default, DP_DK_CPUS_DEFAULT);
+    apr_int64_t pids_def = or_default(pol->pids_default, DP_DK_PIDS_DEFAULT);
+    apr_int64_t mem, swap, cpus, pids;
+    json_object *m;
+    apr_size_t i;
+
+    mem_def = mem_def > mem_max ? mem_max : mem_def;
+    cpu_def = cpu_def > cpu_max ? cpu_max : cpu_def;
+    pids_def = pids_def > pids_max ? pids_max : pids_def;
+    mem = or_default(dp_json_get_int(hc, "Memory", 0), mem_def);
+    if (mem > mem_max) {
+        return deny(c->pprob, c->p, sub_field(c->p, field, "Memory"), "%" APR_INT64_T_FMT " bytes is above "
+                    "the maximum of %" APR_INT64_T_FMT " (DockpayMemoryLimit)", mem, mem_max);
+    }
+    if (mem < 6 * 1024 * 1024) {
+        return bad_value(c->pprob, c->p, sub_field(c->p, field, "Memory"), "below Docker's minimum of 6m");
+    }
+    swap = dp_json_get_int(hc, "MemorySwap", 0);
+    if (swap != 0 && swap != mem) {
+        return deny(c->pprob, c->p, sub_field(c->p, field, "MemorySwap"), "swap beyond the memory limit is not "
+                    "allowed: MemorySwap must equal Memory (%" APR_INT64_T_FMT ") or be left out", mem);
+    }
+    if (dp_json_get_int(hc, "MemoryReservation", 0) > mem) {
+        return deny(c->pprob, c->p, sub_field(c->p, field, "MemoryReservation"), "above the memory limit");
+    }
+    if (dp_json_get_int(hc, "ShmSize", 0) > mem) {
+        return deny(c->pprob, c->p, sub_field(c->p, field, "ShmSize"), "above the memory limit");
+    }
+    for (m = dp_json_get(hc, "Mounts"), i = 0; m && i < json_object_array_length(m); ++i) {
+        json_object *to = dp_json_get(json_object_array_get_idx(m, i), "TmpfsOptions");
+        if (dp_json_get_int(to, "SizeBytes", 0) > mem) {
+            return deny(c->pprob, c->p, apr_psprintf(c->p, "%s.Mounts[%lu].TmpfsOptions.SizeBytes", field,
+                        (unsigned long)i), "above the memory limit");
+        }
+    }
+    cpus = or_default(dp_json_get_int(hc, "NanoCpus", 0), cpu_def);
+    if (cpus > cpu_max) {
+        return deny(c->pprob, c->p, sub_field(c->p, field, "NanoCpus"), "%" APR_INT64_T_FMT " is above the "
+                    "maximum of %" APR_INT64_T_FMT " (DockpayCpuLimit)", cpus, cpu_max);
+    }
+    if (cpus < 10000000) {
+        return bad_value(c->pprob, c->p, sub_field(c->p, field, "NanoCpus"), "below 0.01 CPU");
+    }
+    pids = or_default(dp_json_get_int(hc, "PidsLimit", 0), pids_def);
+    if (pids > pids_max) {
+        return deny(c->pprob, c->p, sub_field(c->p, field, "PidsLimit"), "%" APR_INT64_T_FMT " is above the "
+                    "maximum of %" APR_INT64_T_FMT " (DockpayPidsLimit)", pids, pids_max);
+    }
+    dp_json_set_int(hc, "Memory", mem);
+    dp_json_set_int(hc, "MemorySwap", mem);
+    dp_json_set_int(hc, "NanoCpus", cpus);
+    dp_json_set_int(hc, "PidsLimit", pids);
+    return APR_SUCCESS;
+}
+
+/* Builds the allow-listed create body. */
+apr_status_t dp_dk_policy_build(json_object **pout, dp_problem_t **pprob, apr_pool_t *p,
+                                const dp_dk_policy_t *pol, json_object *body)
+{
+    bctx_t c = { p, pprob, pol };
+    json_object *out;
+    apr_status_t rv;
+
+    *pout = NULL;
+    if (!is_type(body, json_type_object) || json_object_object_length(body) == 0) {
+        return dp_problem_fail(pprob, p, 400, "missing_body", "the Docker create body must be a non-empty object");
+    }
+    out = dp_json_object(p);
+    if ((rv = build_obj(&c, config_spec, NULL, body, "", out)) != APR_SUCCESS) {
+        return rv;
+    }
+    if (dp_json_get(out, "Image") == NULL) {
+        return bad_value(pprob, p, "Image", "an image is required");
+    }
+    if (dp_json_get(out, "HostConfig") == NULL) {
+        json_object *hc = json_object_new_object();
+        json_object_object_add(out, "HostConfig", hc);
+        if ((rv = post_hostconfig(&c, hc, "HostConfig")) != APR_SUCCESS) {
+            return rv;
+        }
+    }
+    *pout = out;
+    return APR_SUCCESS;
+}
+
+/* Checks a Docker create body against pol. */
+apr_status_t dp_dk_policy_check(dp_problem_t **pprob, apr_pool_t *p, const dp_dk_policy_t *pol,
+                                json_object *body)
+{
+    json_object *out;
+
+    return dp_dk_policy_build(&out, pprob, p, pol, body);
+}
+
+/* Whether a field path of a built body is on the allow-list. */
+int dp_dk_policy_field_known(const char *path)
+{
+    const spec_t *t = config_spec, *s = NULL;
+    int star = 0;
+    const char *seg = path;
+
+    if (path == NULL || *path == '\0') {
+        return 0;
+    }
+    while (seg) {
+        const char *dot = strchr(seg, '.');
+        apr_size_t n = dot ? (apr_size_t)(dot - seg) : strlen(seg);
+
+        if (star) {
+            if (n != 1 || seg[0] != '*') return 0;
+            star = 0;
+            t = s->shape == SH_OBJMAP ? s->sub : NULL;
+        }
+        else {
+            if (t == NULL) return 0;
+            for (s = t; s->name && !(strlen(s->name) == n && !strncmp(s->name, seg, n)); ++s) {}
+            if (s->name == NULL) return 0;
+            if (s->shape == SH_OPAQUE) return 3;
+            star = s->shape == SH_MAP || s->shape == SH_OBJMAP;
+            t = s->shape == SH_OBJ ? s->sub : NULL;
+        }
+        seg = dot ? dot + 1 : NULL;
+    }
+    return star ? 2 : 1;
+}
+
+/* Re-checks the host bind sources of an existing container. */
+apr_status_t dp_dk_policy_recheck(apr_array_header_t **pvolumes, dp_problem_t **pprob, apr_pool_t *p,
+                                  const dp_dk_policy_t *pol, json_object *info)
+{
+    json_object *hc = dp_json_get(info, "HostConfig"), *a;
+    apr_array_header_t *vols = apr_array_make(p, 4, sizeof(const char *));
+    apr_size_t i;
+    apr_status_t rv;
+
+    *pvolumes = vols;
+    a = dp_json_get(hc, "Binds");
+    for (i = 0; is_type(a, json_type_array) && i < json_object_array_length(a); ++i) {
+        const char *spec = arr_str(a, i), *colon = spec ? strchr(spec, ':') : NULL;
+        if (spec && spec[0] == '/' && colon
+            && (rv = dp_dk_policy_bind_source(NULL, pprob, p, pol, apr_pstrmemdup(p, spec, (apr_size_t)(colon - spec)),
+                                              idx(p, "HostConfig.Binds", i))) != APR_SUCCESS) {
+            return rv;
+        }
+    }
+    a = dp_json_get(hc, "Mounts");
+    for (i = 0; is_type(a, json_type_array) && i < json_object_array_length(a); ++i) {
+        json_object *m = json_object_array_get_idx(a, i), *dc;
+        const char *type = dp_json_get_str(m, "Type"), *f = idx(p, "HostConfig.Mounts", i);
+        if (type && !strcmp(type, "bind")
+            && (rv = dp_dk_policy_bind_source(NULL, pprob, p, pol, dp_json_get_str(m, "Source") ?
+                                              dp_json_get_str(m, "Source") : "", f)) != APR_SUCCESS) {
+            return rv;
+        }
+        dc = dp_json_get(dp_json_get(m, "VolumeOptions"), "DriverConfig");
+        if (dc && (rv = dp_dk_policy_volume(pprob, p, pol, dp_json_get_str(dc, "Name"), dp_json_get(dc, "Options"),
+                                            apr_pstrcat(p, f, ".VolumeOptions.DriverConfig.Options", NULL)))
+            != APR_SUCCESS) {
+            return rv;
+        }
+    }
+    a = dp_json_get(info, "Mounts");   /* what Docker mounts, whatever asked for it */
+    for (i = 0; is_type(a, json_type_array) && i < json_object_array_length(a); ++i) {
+        json_object *m = json_object_array_get_idx(a, i);
+        const char *type = dp_json_get_str(m, "Type"), *driver = dp_json_get_str(m, "Driver");
+        const char *name = dp_json_get_str(m, "Name"), *f = idx(p, "Mounts", i);
+        if (type && !strcmp(type, "bind")
+            && (rv = dp_dk_policy_bind_source(NULL, pprob, p, pol, dp_json_get_str(m, "Source") ?
+                                              dp_json_get_str(m, "Source") : "", f)) != APR_SUCCESS) {
+            return rv;
+        }
+        if (type && !strcmp(type, "volume") && name && (driver == NULL || !strcmp(driver, "local"))) {
+            APR_ARRAY_PUSH(vols, const char *) = name;
+        }
+    }
     return APR_SUCCESS;
 }

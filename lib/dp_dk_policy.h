@@ -20,11 +20,34 @@
 #define DP_DK_LABEL_MANAGED "dockpay.managed"
 #define DP_DK_LABEL_KEY     "dockpay.key"
 
+/* Resource defaults and ceilings when the policy leaves them 0. */
+#define DP_DK_MEMORY_DEFAULT (512LL * 1024 * 1024)        /* 512m */
+#define DP_DK_MEMORY_MAX     (8LL * 1024 * 1024 * 1024)   /* 8g */
+#define DP_DK_CPUS_DEFAULT   1000000000LL                 /* 1 CPU, in NanoCpus */
+#define DP_DK_CPUS_MAX       4000000000LL                 /* 4 CPUs */
+#define DP_DK_PIDS_DEFAULT   1024
+#define DP_DK_PIDS_MAX       4096
+
+/* One DockpayPublishAllow entry: host ports lo..hi may be published on the host address ip
+ * ("0.0.0.0", "127.0.0.1", "::", "::1", ... or "*" for any address). */
+typedef struct dp_dk_publish_t {
+    const char *ip;
+    int lo, hi;
+} dp_dk_publish_t;
+
 typedef struct dp_dk_policy_t {
     unsigned allow;                   /* DP_DK_ALLOW_* bits */
     const apr_array_header_t *caps;   /* const char*: capabilities CapAdd may name (no CAP_) */
     const apr_array_header_t *binds;  /* const char*: normalised host path prefixes, no trailing / */
     const char *socket;               /* the engine's socket path: never mountable, or NULL */
+    /* resources: 0 means the DP_DK_*_DEFAULT / _MAX above */
+    apr_int64_t mem_default, mem_max;     /* bytes */
+    apr_int64_t cpu_default, cpu_max;     /* NanoCpus */
+    apr_int64_t pids_default, pids_max;
+    const apr_array_header_t *publish;    /* dp_dk_publish_t; NULL: ports 1024-65535 on 0.0.0.0,
+                                             127.0.0.1, :: and ::1 */
+    const apr_array_header_t *log_drivers; /* const char*: log drivers allowed beyond json-file,
+                                              local and none */
 } dp_dk_policy_t;
 
 /* Builds Docker's create body from an API request body: {"docker": {...}, "name"?} (raw, any
@@ -34,20 +57,50 @@ typedef struct dp_dk_policy_t {
 apr_status_t dp_dk_create_body(json_object **pbody, const char **pname, dp_problem_t **pprob,
                                apr_pool_t *p, json_object *req);
 
-/* Checks a Docker create body against pol: 403 policy_denied naming the field (detail and a
- * "field" member) for anything not allowed; 400 for a security field of the wrong type or
- * spelled in another case (Docker matches field names case-insensitively). */
+/* Builds in *pout (owned by p) a NEW Docker create body from body holding only the fields of
+ * the create allow-list (docs/security.md), each type- and value-checked, with the resource
+ * defaults written in and host bind sources replaced by their resolved paths. A field not on
+ * the list (at any level, in any other spelling) or a value outside it: 403 policy_denied
+ * naming the field path (detail and a "field" member); a wrong type: 400 wrong_type; a
+ * malformed value: 422 invalid_value. */
+apr_status_t dp_dk_policy_build(json_object **pout, dp_problem_t **pprob, apr_pool_t *p,
+                                const dp_dk_policy_t *pol, json_object *body);
+
+/* Checks a Docker create body against pol: dp_dk_policy_build, the result discarded. */
 apr_status_t dp_dk_policy_check(dp_problem_t **pprob, apr_pool_t *p, const dp_dk_policy_t *pol,
                                 json_object *body);
 
+/* Whether a field path of a built body is on the allow-list: 0 no, 1 a field, 2 a map whose
+ * member names are data (its members are written "*": "Labels.*"), 3 a field whose content
+ * a relaxation passes as given. Paths join names with '.', arrays add nothing
+ * ("HostConfig.Mounts.BindOptions.Propagation", "HostConfig.PortBindings.*.HostPort"). */
+int dp_dk_policy_field_known(const char *path);
+
+/* Re-checks the host bind sources of an existing container (Docker's inspect object) before it
+ * starts: each must still resolve (symlinks followed) to an existing path inside
+ * DockpayBindAllow; 403 policy_denied naming the mount otherwise. *pvolumes gets the names
+ * of the local-driver volumes it mounts (const char*), whose options the caller re-checks
+ * with dp_dk_policy_volume. */
+apr_status_t dp_dk_policy_recheck(apr_array_header_t **pvolumes, dp_problem_t **pprob, apr_pool_t *p,
+                                  const dp_dk_policy_t *pol, json_object *info);
+
+/* Parses a DockpayPublishAllow entry "IP:PORT", "IP:LO-HI", "[IPv6]:LO-HI" or "*:LO-HI". */
+apr_status_t dp_dk_publish_parse(dp_dk_publish_t *out, apr_pool_t *p, const char *s);
+
 /* Checks a volume's driver and options (volume create; Mounts' DriverConfig): the local
- * driver's type=none/o=bind/device= make a host bind, allowed only below a bind prefix. */
+ * driver's type=none/o=bind/device= make a host bind, allowed only as dp_dk_policy_bind_source
+ * allows it; opts.device is then replaced by the resolved path. */
 apr_status_t dp_dk_policy_volume(dp_problem_t **pprob, apr_pool_t *p, const dp_dk_policy_t *pol,
                                  const char *driver, json_object *opts, const char *field);
 
-/* Checks that a host path may be bind-mounted: never /, /etc, /proc, /sys, /var/lib/docker or
- * a docker socket (nor their parents or children); otherwise below an allowed prefix, both as
- * written (normalised) and with symlinks resolved. */
+/* Checks that a host path may be bind-mounted and sets *preal (may be NULL) to it resolved:
+ * absolute, no ".." component, never /, /etc, /proc, /sys, /dev, /boot, /var/lib/docker or a
+ * docker socket (nor their parents or children), below a DockpayBindAllow prefix both as
+ * written and resolved (realpath), and existing. 403 policy_denied naming field otherwise. */
+apr_status_t dp_dk_policy_bind_source(const char **preal, dp_problem_t **pprob, apr_pool_t *p,
+                                      const dp_dk_policy_t *pol, const char *path, const char *field);
+
+/* dp_dk_policy_bind_source without the resolved path. */
 apr_status_t dp_dk_policy_host_path(dp_problem_t **pprob, apr_pool_t *p, const dp_dk_policy_t *pol,
                                     const char *path, const char *field);
 

@@ -265,7 +265,7 @@ static const pol_case_t pol_cases[] = {
     { "{\"NetworkMode\":\"HOST\"}", 0, 403, "HostConfig.NetworkMode" },
     { "{\"PidMode\":\"container:abc\"}", 0, 403, "HostConfig.PidMode" },
     { "{\"IpcMode\":\"container:abc\"}", 0, 403, "HostConfig.IpcMode" },
-    { "{\"NetworkMode\":\"container:abc\"}", 0, 0, NULL },
+    { "{\"NetworkMode\":\"container:abc\"}", 0, 403, "HostConfig.NetworkMode" },
     { "{\"NetworkMode\":\"bridge\",\"IpcMode\":\"private\",\"CgroupnsMode\":\"private\"}", 0, 0, NULL },
     { "{\"PidMode\":\"host\",\"NetworkMode\":\"host\"}", DP_DK_ALLOW_HOST_NAMESPACES, 0, NULL },
     { "{\"PidMode\":1}", 0, 400, "HostConfig.PidMode" },
@@ -321,16 +321,16 @@ static const pol_case_t pol_cases[] = {
     { "{\"Binds\":[1]}", 0, 400, "HostConfig.Binds[0]" },
     { "{\"Binds\":\"/etc:/x\"}", 0, 400, "HostConfig.Binds" },
     /* Mounts */
-    { "{\"Mounts\":[{\"Type\":\"bind\",\"Source\":\"/etc\",\"Target\":\"/x\"}]}", 0, 403, "HostConfig.Mounts[0]" },
+    { "{\"Mounts\":[{\"Type\":\"bind\",\"Source\":\"/etc\",\"Target\":\"/x\"}]}", 0, 403, "HostConfig.Mounts[0].Source" },
     { "{\"Mounts\":[{\"Type\":\"tmpfs\",\"Target\":\"/t\"},{\"Type\":\"bind\",\"Source\":\"/srv\",\"Target\":\"/x\"}]}",
-      0, 403, "HostConfig.Mounts[1]" },
-    { "{\"Mounts\":[{\"Type\":\"BIND\",\"Source\":\"/etc\",\"Target\":\"/x\"}]}", 0, 403, "HostConfig.Mounts[0]" },
-    { "{\"Mounts\":[{\"Type\":\"bind\",\"Source\":\"@ALLOWED@/../../etc\",\"Target\":\"/x\"}]}", 0, 403, "HostConfig.Mounts[0]" },
-    { "{\"Mounts\":[{\"Type\":\"bind\",\"Source\":\"/var/run/docker.sock\",\"Target\":\"/s\"}]}", 0, 403, "HostConfig.Mounts[0]" },
+      0, 403, "HostConfig.Mounts[1].Source" },
+    { "{\"Mounts\":[{\"Type\":\"BIND\",\"Source\":\"/etc\",\"Target\":\"/x\"}]}", 0, 403, "HostConfig.Mounts[0].Type" },
+    { "{\"Mounts\":[{\"Type\":\"bind\",\"Source\":\"@ALLOWED@/../../etc\",\"Target\":\"/x\"}]}", 0, 403, "HostConfig.Mounts[0].Source" },
+    { "{\"Mounts\":[{\"Type\":\"bind\",\"Source\":\"/var/run/docker.sock\",\"Target\":\"/s\"}]}", 0, 403, "HostConfig.Mounts[0].Source" },
     { "{\"Mounts\":[{\"Type\":\"bind\",\"Source\":\"@ALLOWED@/app\",\"Target\":\"/x\"}]}", 0, 0, NULL },
     { "{\"Mounts\":[{\"Type\":\"bind\",\"Source\":\"@ALLOWED@/app\",\"Target\":\"/x\",\"BindOptions\":{\"Propagation\":\"rshared\"}}]}",
       0, 403, "HostConfig.Mounts[0].BindOptions.Propagation" },
-    { "{\"Mounts\":[{\"Type\":\"bind\",\"Target\":\"/x\"}]}", 0, 403, "HostConfig.Mounts[0]" },
+    { "{\"Mounts\":[{\"Type\":\"bind\",\"Target\":\"/x\"}]}", 0, 403, "HostConfig.Mounts[0].Source" },
     { "{\"Mounts\":[{\"Type\":\"volume\",\"Source\":\"v1\",\"Target\":\"/x\"}]}", 0, 0, NULL },
     { "{\"Mounts\":[{\"Type\":\"volume\",\"Source\":\"v1\",\"Target\":\"/x\",\"VolumeOptions\":{\"DriverConfig\":"
       "{\"Name\":\"local\",\"Options\":{\"type\":\"none\",\"o\":\"bind\",\"device\":\"/etc\"}}}}]}",
@@ -346,15 +346,15 @@ static const pol_case_t pol_cases[] = {
     { "{\"Mounts\":[{\"Type\":\"volume\",\"Source\":\"v1\",\"Target\":\"/x\",\"VolumeOptions\":{\"DriverConfig\":"
       "{\"Name\":\"local\",\"Options\":{\"type\":\"tmpfs\",\"device\":\"tmpfs\",\"o\":\"size=100m\"}}}}]}", 0, 0, NULL },
     { "{\"Mounts\":[{\"Type\":\"npipe\",\"Source\":\"x\",\"Target\":\"/x\"}]}", 0, 403, "HostConfig.Mounts[0].Type" },
-    { "{\"Mounts\":[{\"Source\":\"/etc\",\"Target\":\"/x\"}]}", 0, 403, "HostConfig.Mounts[0]" },
+    { "{\"Mounts\":[{\"Source\":\"/etc\",\"Target\":\"/x\"}]}", 0, 403, "HostConfig.Mounts[0].Type" },
     { "{\"Mounts\":{\"Type\":\"bind\"}}", 0, 400, "HostConfig.Mounts" },
     /* Docker reads field names case-insensitively: other spellings are refused */
-    { "{\"privileged\":true}", 0, 400, "HostConfig.privileged" },
-    { "{\"Privileged\":false,\"PRIVILEGED\":true}", 0, 400, "HostConfig.PRIVILEGED" },
-    { "{\"binds\":[\"/etc:/x\"]}", 0, 400, "HostConfig.binds" },
-    { "{\"Mounts\":[{\"type\":\"bind\",\"source\":\"/etc\",\"Target\":\"/x\"}]}", 0, 400, "HostConfig.Mounts[0].type" },
-    { "{\"\\u017fysctls\":{\"a\":\"b\"}}", 0, 400, NULL },         /* U+017F folds to 's' in Go */
-    { "!{\"Image\":\"x\",\"hostconfig\":{\"Privileged\":true}}", 0, 400, "hostconfig" },
+    { "{\"privileged\":true}", 0, 403, "HostConfig.privileged" },
+    { "{\"Privileged\":false,\"PRIVILEGED\":true}", 0, 403, "HostConfig.PRIVILEGED" },
+    { "{\"binds\":[\"/etc:/x\"]}", 0, 403, "HostConfig.binds" },
+    { "{\"Mounts\":[{\"type\":\"bind\",\"source\":\"/etc\",\"Target\":\"/x\"}]}", 0, 403, "HostConfig.Mounts[0].type" },
+    { "{\"\\u017fysctls\":{\"a\":\"b\"}}", 0, 403, NULL },         /* U+017F folds to 's' in Go */
+    { "!{\"Image\":\"x\",\"hostconfig\":{\"Privileged\":true}}", 0, 403, "hostconfig" },
     { "!{\"Image\":\"x\",\"HostConfig\":\"x\"}", 0, 400, "HostConfig" },
     { "!{\"Image\":\"x\"}", 0, 0, NULL },
     { "!{}", 0, 400, NULL },
@@ -409,6 +409,7 @@ static dp_dk_policy_t policy(unsigned allow)
 {
     dp_dk_policy_t pol;
 
+    memset(&pol, 0, sizeof(pol));
     pol.allow = allow;
     pol.caps = list("NET_ADMIN", NULL);
     pol.binds = list(apr_pstrdup(tp, allowed_dir), "/nonexistent-prefix");
@@ -463,13 +464,14 @@ START_TEST(policy_symlinks_are_resolved)
     make_tree();
     pol = policy(0);
     ck_assert_int_eq(dp_dk_policy_host_path(&prob, tp, &pol, subst("@ALLOWED@/app"), "f"), APR_SUCCESS);
-    ck_assert_int_eq(dp_dk_policy_host_path(&prob, tp, &pol, subst("@ALLOWED@/app/new/dir"), "f"), APR_SUCCESS);
+    ck_assert_int_eq(dp_dk_policy_host_path(&prob, tp, &pol, subst("@ALLOWED@/app/new/dir"), "f"), DP_EPROBLEM);
+    ck_assert_ptr_nonnull(strstr(prob->detail, "does not exist"));
     ck_assert_int_eq(dp_dk_policy_host_path(&prob, tp, &pol, subst("@ALLOWED@/evil"), "f"), DP_EPROBLEM);
     ck_assert_int_eq(prob->status, 403);
     ck_assert_ptr_nonnull(strstr(prob->detail, "/etc"));
     ck_assert_int_eq(dp_dk_policy_host_path(&prob, tp, &pol, subst("@ALLOWED@/evil/not-yet/x"), "f"), DP_EPROBLEM);
     ck_assert_int_eq(dp_dk_policy_host_path(&prob, tp, &pol, subst("@ALLOWED@/run"), "f"), DP_EPROBLEM);
-    ck_assert_int_eq(dp_dk_policy_host_path(&prob, tp, &pol, "/nonexistent-prefix/a", "f"), APR_SUCCESS);
+    ck_assert_int_eq(dp_dk_policy_host_path(&prob, tp, &pol, "/nonexistent-prefix/a", "f"), DP_EPROBLEM);
     ck_assert_int_eq(dp_dk_policy_host_path(&prob, tp, &pol, "/tmp/private", "f"), DP_EPROBLEM);  /* holds the socket */
     drop_tree();
 }
@@ -546,8 +548,323 @@ START_TEST(policy_applies_to_simple_body)
     ck_assert_str_eq(field_of(prob), "HostConfig.Binds[0]");
     ck_assert_int_eq(dp_dk_create_body(&body, &name, &prob, tp,
                      parse(subst("{\"image\":\"x\",\"volumes\":[\"@ALLOWED@/app:/x:ro\",\"v1:/y\"]}"))), APR_SUCCESS);
-    ck_assert_int_eq(dp_dk_policy_check(&prob, tp, &pol, body), APR_SUCCESS);
+    ck_assert_msg(dp_dk_policy_check(&prob, tp, &pol, body) == APR_SUCCESS, "%s", prob ? prob->detail : "");
     drop_tree();
+}
+END_TEST
+
+
+/* ------------------------------------------------------------------------------------------ */
+/* the allow-list build */
+
+typedef struct {
+    const char *body;         /* a whole Docker create body (@ALLOWED@ substituted) */
+    int status;               /* 0: built; else the refusal's status */
+    const char *field;        /* the field named */
+} build_case_t;
+
+static const build_case_t build_cases[] = {
+    /* legacy top-level HostConfig fields (Engine <= 24 honours them) and other unknown fields */
+    { "{\"Image\":\"x\",\"Privileged\":true}", 403, "Privileged" },
+    { "{\"Image\":\"x\",\"Binds\":[\"/:/host\"]}", 403, "Binds" },
+    { "{\"Image\":\"x\",\"PidMode\":\"host\"}", 403, "PidMode" },
+    { "{\"Image\":\"x\",\"NetworkMode\":\"host\"}", 403, "NetworkMode" },
+    { "{\"Image\":\"x\",\"CapAdd\":[\"SYS_ADMIN\"]}", 403, "CapAdd" },
+    { "{\"Image\":\"x\",\"SecurityOpt\":[\"seccomp=unconfined\"]}", 403, "SecurityOpt" },
+    { "{\"Image\":\"x\",\"VolumesFrom\":[\"other\"]}", 403, "VolumesFrom" },
+    { "{\"Image\":\"x\",\"Runtime\":\"kata\"}", 403, "Runtime" },
+    { "{\"Image\":\"x\",\"CgroupParent\":\"/\"}", 403, "CgroupParent" },
+    { "{\"Image\":\"x\",\"Devices\":[]}", 403, "Devices" },
+    { "{\"Image\":\"x\",\"MacAddress\":\"02:42:ac:11:00:02\"}", 403, "MacAddress" },
+    { "{\"Image\":\"x\",\"OnBuild\":[\"RUN x\"]}", 403, "OnBuild" },
+    { "{\"Image\":\"x\",\"Whatever\":1}", 403, "Whatever" },
+    /* other spellings at every level */
+    { "{\"image\":\"x\"}", 403, "image" },
+    { "{\"Image\":\"x\",\"HOSTCONFIG\":{}}", 403, "HOSTCONFIG" },
+    { "{\"Image\":\"x\",\"HostConfig\":{\"networkmode\":\"host\"}}", 403, "HostConfig.networkmode" },
+    { "{\"Image\":\"x\",\"HostConfig\":{\"Mounts\":[{\"Type\":\"tmpfs\",\"Target\":\"/t\",\"tmpfsoptions\":{}}]}}",
+      403, "HostConfig.Mounts[0].tmpfsoptions" },
+    { "{\"Image\":\"x\",\"Healthcheck\":{\"test\":[\"NONE\"]}}", 403, "Healthcheck.test" },
+    { "{\"Image\":\"x\",\"HostConfig\":{\"\\u0050rivileged\":true}}", 403, "HostConfig.Privileged" },
+    /* unknown fields at deeper levels */
+    { "{\"Image\":\"x\",\"HostConfig\":{\"Links\":[\"db:db\"]}}", 403, "HostConfig.Links" },
+    { "{\"Image\":\"x\",\"HostConfig\":{\"KernelMemory\":1}}", 403, "HostConfig.KernelMemory" },
+    { "{\"Image\":\"x\",\"HostConfig\":{\"CpuQuota\":-1}}", 403, "HostConfig.CpuQuota" },
+    { "{\"Image\":\"x\",\"HostConfig\":{\"BlkioDeviceReadBps\":[]}}", 403, "HostConfig.BlkioDeviceReadBps" },
+    { "{\"Image\":\"x\",\"HostConfig\":{\"ContainerIDFile\":\"/etc/x\"}}", 403, "HostConfig.ContainerIDFile" },
+    { "{\"Image\":\"x\",\"HostConfig\":{\"RestartPolicy\":{\"Name\":\"always\",\"X\":1}}}", 403, "HostConfig.RestartPolicy.X" },
+    { "{\"Image\":\"x\",\"HostConfig\":{\"LogConfig\":{\"Type\":\"json-file\",\"Config\":{\"max-size\":\"1m\"},\"Y\":1}}}",
+      403, "HostConfig.LogConfig.Y" },
+    { "{\"Image\":\"x\",\"HostConfig\":{\"PortBindings\":{\"80/tcp\":[{\"HostPort\":\"8080\",\"HostIP\":\"0.0.0.0\"}]}}}",
+      403, "HostConfig.PortBindings.80/tcp[0].HostIP" },
+    { "{\"Image\":\"x\",\"HostConfig\":{\"Ulimits\":[{\"Name\":\"nofile\",\"Soft\":1,\"Hard\":2,\"Z\":0}]}}", 403,
+      "HostConfig.Ulimits[0].Z" },
+    { "{\"Image\":\"x\",\"HostConfig\":{\"Mounts\":[{\"Type\":\"bind\",\"Source\":\"@ALLOWED@/app\",\"Target\":\"/x\","
+      "\"BindOptions\":{\"CreateMountpoint\":true}}]}}", 403, "HostConfig.Mounts[0].BindOptions.CreateMountpoint" },
+    { "{\"Image\":\"x\",\"HostConfig\":{\"Mounts\":[{\"Type\":\"volume\",\"Target\":\"/x\",\"VolumeOptions\":"
+      "{\"Subpath\":\"../../\"}}]}}", 403, "HostConfig.Mounts[0].VolumeOptions.Subpath" },
+    { "{\"Image\":\"x\",\"NetworkingConfig\":{\"EndpointsConfig\":{\"net1\":{\"Links\":[\"a:b\"]}}}}", 403,
+      "NetworkingConfig.EndpointsConfig.net1.Links" },
+    { "{\"Image\":\"x\",\"NetworkingConfig\":{\"EndpointsConfig\":{\"host\":{}}}}", 403,
+      "NetworkingConfig.EndpointsConfig.host" },
+    { "{\"Image\":\"x\",\"NetworkingConfig\":{\"EndpointsConfig\":{\"net1\":{\"DriverOpts\":{}}}}}", 403,
+      "NetworkingConfig.EndpointsConfig.net1.DriverOpts" },
+    { "{\"Image\":\"x\",\"NetworkingConfig\":{\"Extra\":{}}}", 403, "NetworkingConfig.Extra" },
+    /* values */
+    { "{\"Image\":\"x\",\"HostConfig\":{\"NetworkMode\":\"container:abc\"}}", 403, "HostConfig.NetworkMode" },
+    { "{\"Image\":\"x\",\"HostConfig\":{\"NetworkMode\":\"Host\"}}", 403, "HostConfig.NetworkMode" },
+    { "{\"Image\":\"x\",\"HostConfig\":{\"UTSMode\":\"container:abc\"}}", 403, "HostConfig.UTSMode" },
+    { "{\"Image\":\"x\",\"HostConfig\":{\"LogConfig\":{\"Type\":\"syslog\"}}}", 403, "HostConfig.LogConfig.Type" },
+    { "{\"Image\":\"x\",\"HostConfig\":{\"LogConfig\":{\"Type\":\"gelf\",\"Config\":{\"gelf-address\":\"udp://1.2.3.4:1\"}}}}",
+      403, "HostConfig.LogConfig.Type" },
+    { "{\"Image\":\"x\",\"HostConfig\":{\"LogConfig\":{\"Type\":\"json-file\",\"Config\":{\"syslog-address\":\"x\"}}}}",
+      403, "HostConfig.LogConfig.Config.syslog-address" },
+    { "{\"Image\":\"x\",\"HostConfig\":{\"Runtime\":\"io.containerd.runsc.v1\"}}", 403, "HostConfig.Runtime" },
+    { "{\"Image\":\"x\",\"HostConfig\":{\"RestartPolicy\":{\"Name\":\"on-failure\",\"MaximumRetryCount\":1000}}}",
+      403, "HostConfig.RestartPolicy.MaximumRetryCount" },
+    { "{\"Image\":\"x\",\"HostConfig\":{\"RestartPolicy\":{\"Name\":\"sometimes\"}}}", 403, "HostConfig.RestartPolicy.Name" },
+    { "{\"Image\":\"x\",\"HostConfig\":{\"PortBindings\":{\"80/tcp\":[{\"HostPort\":\"80\"}]}}}", 403,
+      "HostConfig.PortBindings.80/tcp[0]" },
+    { "{\"Image\":\"x\",\"HostConfig\":{\"PortBindings\":{\"80/tcp\":[{\"HostIp\":\"10.1.2.3\",\"HostPort\":\"8080\"}]}}}",
+      403, "HostConfig.PortBindings.80/tcp[0]" },
+    { "{\"Image\":\"x\",\"HostConfig\":{\"PortBindings\":{\"80/tcp\":[{\"HostPort\":\"1000-2000\"}]}}}", 403,
+      "HostConfig.PortBindings.80/tcp[0]" },
+    { "{\"Image\":\"x\",\"HostConfig\":{\"PublishAllPorts\":true}}", 403, "HostConfig.PublishAllPorts" },
+    { "{\"Image\":\"x\",\"HostConfig\":{\"SecurityOpt\":[\"no-new-privileges\",\"seccomp=unconfined\"]}}", 403,
+      "HostConfig.SecurityOpt[1]" },
+    { "{\"Image\":\"x\",\"HostConfig\":{\"OomScoreAdj\":-1000}}", 403, "HostConfig.OomScoreAdj" },
+    { "{\"Image\":\"x\",\"HostConfig\":{\"OomKillDisable\":true}}", 403, "HostConfig.OomKillDisable" },
+    { "{\"Image\":\"x\",\"HostConfig\":{\"PidsLimit\":-1}}", 403, "HostConfig.PidsLimit" },
+    { "{\"Image\":\"x\",\"HostConfig\":{\"PidsLimit\":0}}", 403, "HostConfig.PidsLimit" },
+    { "{\"Image\":\"x\",\"HostConfig\":{\"PidsLimit\":100000}}", 403, "HostConfig.PidsLimit" },
+    { "{\"Image\":\"x\",\"HostConfig\":{\"Memory\":17179869184}}", 403, "HostConfig.Memory" },
+    { "{\"Image\":\"x\",\"HostConfig\":{\"Memory\":-1}}", 403, "HostConfig.Memory" },
+    { "{\"Image\":\"x\",\"HostConfig\":{\"MemorySwap\":-1}}", 403, "HostConfig.MemorySwap" },
+    { "{\"Image\":\"x\",\"HostConfig\":{\"Memory\":0,\"MemorySwap\":-1}}", 403, "HostConfig.MemorySwap" },
+    { "{\"Image\":\"x\",\"HostConfig\":{\"Memory\":104857600,\"MemorySwap\":209715200}}", 403, "HostConfig.MemorySwap" },
+    { "{\"Image\":\"x\",\"HostConfig\":{\"NanoCpus\":64000000000}}", 403, "HostConfig.NanoCpus" },
+    { "{\"Image\":\"x\",\"HostConfig\":{\"ShmSize\":17179869184}}", 403, "HostConfig.ShmSize" },
+    { "{\"Image\":\"x\",\"HostConfig\":{\"Ulimits\":[{\"Name\":\"rtprio\",\"Soft\":99,\"Hard\":99}]}}", 403,
+      "HostConfig.Ulimits[0].Name" },
+    { "{\"Image\":\"x\",\"HostConfig\":{\"Ulimits\":[{\"Name\":\"nofile\",\"Soft\":-1,\"Hard\":-1}]}}", 403,
+      "HostConfig.Ulimits[0].Soft" },
+    { "{\"Image\":\"x\",\"HostConfig\":{\"VolumeDriver\":\"evil\"}}", 403, "HostConfig.VolumeDriver" },
+    { "{\"Image\":\"x\",\"HostConfig\":{\"Mounts\":[{\"Type\":\"tmpfs\",\"Target\":\"/t\",\"TmpfsOptions\":"
+      "{\"SizeBytes\":17179869184}}]}}", 403, "HostConfig.Mounts[0].TmpfsOptions.SizeBytes" },
+    { "{\"Image\":\"x\",\"HostConfig\":{\"Mounts\":[{\"Type\":\"volume\",\"Target\":\"/x\",\"BindOptions\":{}}]}}", 403,
+      "HostConfig.Mounts[0].BindOptions" },
+    /* binds: "..", missing paths, symlinks */
+    { "{\"Image\":\"x\",\"HostConfig\":{\"Binds\":[\"@ALLOWED@/app/..:/x\"]}}", 403, "HostConfig.Binds[0]" },
+    { "{\"Image\":\"x\",\"HostConfig\":{\"Binds\":[\"@ALLOWED@/app/../app:/x\"]}}", 403, "HostConfig.Binds[0]" },
+    { "{\"Image\":\"x\",\"HostConfig\":{\"Binds\":[\"@ALLOWED@/not-yet:/x\"]}}", 403, "HostConfig.Binds[0]" },
+    { "{\"Image\":\"x\",\"HostConfig\":{\"Binds\":[\"@ALLOWED@/evil:/x\"]}}", 403, "HostConfig.Binds[0]" },
+    { "{\"Image\":\"x\",\"HostConfig\":{\"Binds\":[\"vol1:/x:ro\",\"/anon\"]}}", 0, NULL },
+    { "{\"Image\":\"x\",\"HostConfig\":{\"Binds\":[\"vol1:/x/../../etc\"]}}", 403, "HostConfig.Binds[0]" },
+    { "{\"Image\":\"x\",\"HostConfig\":{\"Mounts\":[{\"Type\":\"bind\",\"Source\":\"@ALLOWED@/app/../../x\",\"Target\":\"/x\"}]}}",
+      403, "HostConfig.Mounts[0].Source" },
+    { "{\"Image\":\"x\",\"HostConfig\":{\"Mounts\":[{\"Type\":\"bind\",\"Source\":\"@ALLOWED@/missing\",\"Target\":\"/x\"}]}}",
+      403, "HostConfig.Mounts[0].Source" },
+    { "{\"Image\":\"x\",\"HostConfig\":{\"Mounts\":[{\"Type\":\"volume\",\"Source\":\"vv\",\"Target\":\"/x\",\"VolumeOptions\":"
+      "{\"DriverConfig\":{\"Name\":\"local\",\"Options\":{\"type\":\"none\",\"o\":\"bind\",\"device\":\"@ALLOWED@/missing\"}}}}]}}",
+      403, "HostConfig.Mounts[0].VolumeOptions.DriverConfig.Options.device" },
+    /* types */
+    { "{\"Image\":\"x\",\"HostConfig\":{\"Memory\":\"1g\"}}", 400, "HostConfig.Memory" },
+    { "{\"Image\":\"x\",\"HostConfig\":{\"Memory\":1.5e9}}", 400, "HostConfig.Memory" },
+    { "{\"Image\":\"x\",\"Env\":\"A=B\"}", 400, "Env" },
+    { "{\"Image\":\"x\",\"HostConfig\":[]}", 400, "HostConfig" },
+    { "{\"Image\":1}", 400, "Image" },
+    { "{\"Cmd\":[\"x\"]}", 422, "Image" },
+    /* a full, ordinary body */
+    { "{\"Image\":\"nginx:alpine\",\"Hostname\":\"web\",\"User\":\"101\",\"Env\":[\"A=1\"],\"Cmd\":[\"nginx\"],"
+      "\"ExposedPorts\":{\"80/tcp\":{}},\"Labels\":{\"app\":\"web\"},\"WorkingDir\":\"/srv\",\"StopSignal\":\"SIGQUIT\","
+      "\"StopTimeout\":10,\"Healthcheck\":{\"Test\":[\"CMD\",\"true\"],\"Interval\":1000000000,\"Retries\":3},"
+      "\"Volumes\":{\"/cache\":{}},\"HostConfig\":{\"PortBindings\":{\"80/tcp\":[{\"HostIp\":\"127.0.0.1\",\"HostPort\":\"8080\"}]},"
+      "\"RestartPolicy\":{\"Name\":\"on-failure\",\"MaximumRetryCount\":3},\"Binds\":[\"data:/data\"],"
+      "\"Mounts\":[{\"Type\":\"tmpfs\",\"Target\":\"/tmp\",\"TmpfsOptions\":{\"SizeBytes\":1048576}},"
+      "{\"Type\":\"volume\",\"Source\":\"v2\",\"Target\":\"/v\",\"ReadOnly\":true}],"
+      "\"LogConfig\":{\"Type\":\"json-file\",\"Config\":{\"max-size\":\"10m\"}},\"CapDrop\":[\"ALL\"],"
+      "\"CapAdd\":[\"NET_ADMIN\"],\"SecurityOpt\":[\"no-new-privileges\"],\"Memory\":268435456,\"NanoCpus\":500000000,"
+      "\"PidsLimit\":100,\"Ulimits\":[{\"Name\":\"nofile\",\"Soft\":1024,\"Hard\":2048}],\"Init\":true,"
+      "\"ReadonlyRootfs\":true,\"NetworkMode\":\"appnet\",\"Tmpfs\":{\"/run\":\"size=1m\"},\"Privileged\":false},"
+      "\"NetworkingConfig\":{\"EndpointsConfig\":{\"appnet\":{\"Aliases\":[\"web\"]}}}}", 0, NULL },
+    { NULL, 0, NULL }
+};
+
+START_TEST(build_cases_refuse_and_accept)
+{
+    const build_case_t *c;
+
+    make_tree();
+    for (c = build_cases; c->body; ++c) {
+        dp_dk_policy_t pol = policy(0);
+        const char *text = subst(c->body);
+        json_object *out = NULL;
+        dp_problem_t *prob = NULL;
+        apr_status_t rv = dp_dk_policy_build(&out, &prob, tp, &pol, parse(text));
+
+        if (c->status == 0) {
+            ck_assert_msg(rv == APR_SUCCESS, "%s refused: %s", text, prob ? prob->detail : "?");
+            ck_assert_ptr_nonnull(out);
+            continue;
+        }
+        ck_assert_msg(rv == DP_EPROBLEM, "%s allowed: %s", text, dp_json_str(tp, out));
+        ck_assert_msg(prob->status == c->status, "%s: status %d, want %d (%s)", text, prob->status, c->status,
+                      prob->detail);
+        if (c->status == 403) {
+            ck_assert_str_eq(prob->code, "policy_denied");
+        }
+        ck_assert_msg(!strcmp(field_of(prob), c->field), "%s: field '%s', want '%s' (%s)", text, field_of(prob),
+                      c->field, prob->detail);
+        ck_assert_msg(strstr(prob->detail, c->field) != NULL, "%s: detail lacks the field: %s", text, prob->detail);
+    }
+    drop_tree();
+}
+END_TEST
+
+/* The built body is new: unknown-free, defaults written, binds resolved, the caller's untouched. */
+START_TEST(build_writes_defaults_and_resolves)
+{
+    dp_dk_policy_t pol;
+    json_object *in, *out = NULL, *hc;
+    dp_problem_t *prob = NULL;
+    const char *text;
+
+    make_tree();
+    pol = policy(0);
+    ck_assert_int_eq(symlink(apr_pstrcat(tp, allowed_dir, "/app", NULL), apr_pstrcat(tp, allowed_dir, "/link", NULL)), 0);
+    text = subst("{\"Image\":\"x\",\"HostConfig\":{\"Binds\":[\"@ALLOWED@/link:/x:ro\"],\"Mounts\":[{\"Type\":\"bind\","
+                 "\"Source\":\"@ALLOWED@//app/.\",\"Target\":\"/y\"}]}}");
+    in = parse(text);
+    ck_assert_msg(dp_dk_policy_build(&out, &prob, tp, &pol, in) == APR_SUCCESS, "%s", prob ? prob->detail : "");
+    hc = dp_json_get(out, "HostConfig");
+    ck_assert_int_eq(dp_json_get_int(hc, "Memory", 0), DP_DK_MEMORY_DEFAULT);
+    ck_assert_int_eq(dp_json_get_int(hc, "MemorySwap", 0), DP_DK_MEMORY_DEFAULT);
+    ck_assert_int_eq(dp_json_get_int(hc, "NanoCpus", 0), DP_DK_CPUS_DEFAULT);
+    ck_assert_int_eq(dp_json_get_int(hc, "PidsLimit", 0), DP_DK_PIDS_DEFAULT);
+    ck_assert_str_eq(json_object_get_string(json_object_array_get_idx(dp_json_get(hc, "Binds"), 0)),
+                     apr_pstrcat(tp, allowed_dir, "/app:/x:ro", NULL));
+    ck_assert_str_eq(dp_json_get_str(json_object_array_get_idx(dp_json_get(hc, "Mounts"), 0), "Source"),
+                     apr_pstrcat(tp, allowed_dir, "/app", NULL));
+    ck_assert_ptr_null(dp_json_get(dp_json_get(in, "HostConfig"), "Memory"));   /* the caller's body is not changed */
+    /* no HostConfig at all: one with the defaults */
+    ck_assert_int_eq(dp_dk_policy_build(&out, &prob, tp, &pol, parse("{\"Image\":\"x\"}")), APR_SUCCESS);
+    ck_assert_int_eq(dp_json_get_int(dp_json_get(out, "HostConfig"), "PidsLimit", 0), DP_DK_PIDS_DEFAULT);
+    /* configured defaults and ceilings */
+    pol.mem_default = 64 * 1024 * 1024;
+    pol.mem_max = 128 * 1024 * 1024;
+    pol.cpu_default = 250000000;
+    pol.cpu_max = 500000000;
+    pol.pids_default = 50;
+    pol.pids_max = 100;
+    ck_assert_int_eq(dp_dk_policy_build(&out, &prob, tp, &pol, parse("{\"Image\":\"x\",\"HostConfig\":{\"Memory\":0}}")),
+                     APR_SUCCESS);
+    hc = dp_json_get(out, "HostConfig");
+    ck_assert_int_eq(dp_json_get_int(hc, "Memory", 0), 64 * 1024 * 1024);
+    ck_assert_int_eq(dp_json_get_int(hc, "NanoCpus", 0), 250000000);
+    ck_assert_int_eq(dp_json_get_int(hc, "PidsLimit", 0), 50);
+    ck_assert_int_eq(dp_dk_policy_build(&out, &prob, tp, &pol,
+                     parse("{\"Image\":\"x\",\"HostConfig\":{\"Memory\":134217729}}")), DP_EPROBLEM);
+    ck_assert_str_eq(field_of(prob), "HostConfig.Memory");
+    ck_assert_int_eq(dp_dk_policy_build(&out, &prob, tp, &pol,
+                     parse("{\"Image\":\"x\",\"HostConfig\":{\"NanoCpus\":600000000}}")), DP_EPROBLEM);
+    ck_assert_str_eq(field_of(prob), "HostConfig.NanoCpus");
+    ck_assert_int_eq(dp_dk_policy_build(&out, &prob, tp, &pol,
+                     parse("{\"Image\":\"x\",\"HostConfig\":{\"PidsLimit\":101}}")), DP_EPROBLEM);
+    ck_assert_str_eq(field_of(prob), "HostConfig.PidsLimit");
+    ck_assert_int_eq(dp_dk_policy_build(&out, &prob, tp, &pol,
+                     parse("{\"Image\":\"x\",\"HostConfig\":{\"PidsLimit\":100,\"Memory\":134217728}}")), APR_SUCCESS);
+    unlink(apr_pstrcat(tp, allowed_dir, "/link", NULL));
+    drop_tree();
+}
+END_TEST
+
+/* Relaxations still open their fields; log drivers and publish ranges by directive. */
+START_TEST(build_relaxations_and_directives)
+{
+    dp_dk_policy_t pol;
+    json_object *out = NULL;
+    dp_problem_t *prob = NULL;
+    apr_array_header_t *drivers = list("syslog", NULL), *pub = apr_array_make(tp, 1, sizeof(dp_dk_publish_t));
+    dp_dk_publish_t e;
+
+    make_tree();
+    pol = policy(DP_DK_ALLOW_PRIVILEGED | DP_DK_ALLOW_HOST_NAMESPACES);
+    ck_assert_int_eq(dp_dk_policy_build(&out, &prob, tp, &pol, parse("{\"Image\":\"x\",\"HostConfig\":{\"Privileged\":true,"
+                     "\"NetworkMode\":\"host\",\"PidMode\":\"host\",\"VolumesFrom\":[\"a\"],\"Runtime\":\"kata\"}}")), APR_SUCCESS);
+    ck_assert(dp_json_get_bool(dp_json_get(out, "HostConfig"), "Privileged", 0));
+    ck_assert_str_eq(dp_json_get_str(dp_json_get(out, "HostConfig"), "PidMode"), "host");
+    /* still the allow-list: unknown fields stay refused even when relaxed */
+    ck_assert_int_eq(dp_dk_policy_build(&out, &prob, tp, &pol, parse("{\"Image\":\"x\",\"Privileged\":true}")), DP_EPROBLEM);
+    pol = policy(0);
+    pol.log_drivers = drivers;
+    ck_assert_int_eq(dp_dk_policy_build(&out, &prob, tp, &pol, parse("{\"Image\":\"x\",\"HostConfig\":{\"LogConfig\":"
+                     "{\"Type\":\"syslog\",\"Config\":{\"syslog-address\":\"udp://127.0.0.1:514\"}}}}")), APR_SUCCESS);
+    ck_assert_int_eq(dp_dk_publish_parse(&e, tp, "127.0.0.1:8000-8999"), APR_SUCCESS);
+    ck_assert_int_eq(e.lo, 8000);
+    ck_assert_int_eq(e.hi, 8999);
+    APR_ARRAY_PUSH(pub, dp_dk_publish_t) = e;
+    ck_assert_int_eq(dp_dk_publish_parse(&e, tp, "[::1]:9000"), APR_SUCCESS);
+    ck_assert_str_eq(e.ip, "::1");
+    ck_assert_int_eq(dp_dk_publish_parse(&e, tp, "*:1-2"), APR_SUCCESS);
+    ck_assert_int_eq(dp_dk_publish_parse(&e, tp, "1.2.3:80"), APR_EINVAL);
+    ck_assert_int_eq(dp_dk_publish_parse(&e, tp, "0.0.0.0:9-8"), APR_EINVAL);
+    ck_assert_int_eq(dp_dk_publish_parse(&e, tp, "0.0.0.0"), APR_EINVAL);
+    pol.publish = pub;
+    ck_assert_int_eq(dp_dk_policy_build(&out, &prob, tp, &pol, parse("{\"Image\":\"x\",\"HostConfig\":{\"PortBindings\":"
+                     "{\"80/tcp\":[{\"HostIp\":\"127.0.0.1\",\"HostPort\":\"8080\"}]}}}")), APR_SUCCESS);
+    ck_assert_int_eq(dp_dk_policy_build(&out, &prob, tp, &pol, parse("{\"Image\":\"x\",\"HostConfig\":{\"PortBindings\":"
+                     "{\"80/tcp\":[{\"HostIp\":\"\",\"HostPort\":\"8080\"}]}}}")), DP_EPROBLEM);
+    ck_assert_int_eq(prob->status, 403);
+    drop_tree();
+}
+END_TEST
+
+/* A symlink planted after create: the start-time re-check refuses it. */
+START_TEST(recheck_catches_a_planted_symlink)
+{
+    dp_dk_policy_t pol;
+    apr_array_header_t *vols;
+    dp_problem_t *prob = NULL;
+    const char *dir;
+    json_object *info;
+
+    make_tree();
+    pol = policy(0);
+    dir = apr_pstrcat(tp, allowed_dir, "/app/sub", NULL);
+    ck_assert_int_eq(mkdir(dir, 0700), 0);
+    info = parse(subst("{\"HostConfig\":{\"Binds\":[\"@ALLOWED@/app/sub:/x\",\"vol:/v\"],\"Mounts\":[]},"
+                       "\"Mounts\":[{\"Type\":\"volume\",\"Name\":\"vol\",\"Driver\":\"local\"}]}"));
+    ck_assert_int_eq(dp_dk_policy_recheck(&vols, &prob, tp, &pol, info), APR_SUCCESS);
+    ck_assert_int_eq(vols->nelts, 1);
+    ck_assert_int_eq(rmdir(dir), 0);
+    ck_assert_int_eq(symlink("/etc", dir), 0);
+    ck_assert_int_eq(dp_dk_policy_recheck(&vols, &prob, tp, &pol, info), DP_EPROBLEM);
+    ck_assert_int_eq(prob->status, 403);
+    ck_assert_str_eq(field_of(prob), "HostConfig.Binds[0]");
+    info = parse(subst("{\"HostConfig\":{},\"Mounts\":[{\"Type\":\"bind\",\"Source\":\"@ALLOWED@/app/sub\"}]}"));
+    ck_assert_int_eq(dp_dk_policy_recheck(&vols, &prob, tp, &pol, info), DP_EPROBLEM);
+    ck_assert_str_eq(field_of(prob), "Mounts[0]");
+    unlink(dir);
+    drop_tree();
+}
+END_TEST
+
+START_TEST(field_known_predicate)
+{
+    ck_assert_int_eq(dp_dk_policy_field_known("Image"), 1);
+    ck_assert_int_eq(dp_dk_policy_field_known("HostConfig"), 1);
+    ck_assert_int_eq(dp_dk_policy_field_known("HostConfig.Mounts.BindOptions.Propagation"), 1);
+    ck_assert_int_eq(dp_dk_policy_field_known("Labels"), 2);
+    ck_assert_int_eq(dp_dk_policy_field_known("Labels.*"), 1);
+    ck_assert_int_eq(dp_dk_policy_field_known("HostConfig.PortBindings.*.HostPort"), 1);
+    ck_assert_int_eq(dp_dk_policy_field_known("NetworkingConfig.EndpointsConfig.*.IPAMConfig.IPv4Address"), 1);
+    ck_assert_int_eq(dp_dk_policy_field_known("HostConfig.Devices"), 3);
+    ck_assert_int_eq(dp_dk_policy_field_known("Privileged"), 0);
+    ck_assert_int_eq(dp_dk_policy_field_known("HostConfig.Links"), 0);
+    ck_assert_int_eq(dp_dk_policy_field_known("HostConfig.privileged"), 0);
+    ck_assert_int_eq(dp_dk_policy_field_known("Labels.a"), 0);
+    ck_assert_int_eq(dp_dk_policy_field_known("Image.x"), 0);
+    ck_assert_int_eq(dp_dk_policy_field_known(""), 0);
 }
 END_TEST
 
@@ -566,5 +883,10 @@ TCase *tc_docker_policy(void)
     tcase_add_test(tc, policy_volume_options);
     tcase_add_test(tc, policy_labels_are_stamped);
     tcase_add_test(tc, policy_applies_to_simple_body);
+    tcase_add_test(tc, build_cases_refuse_and_accept);
+    tcase_add_test(tc, build_writes_defaults_and_resolves);
+    tcase_add_test(tc, build_relaxations_and_directives);
+    tcase_add_test(tc, recheck_catches_a_planted_symlink);
+    tcase_add_test(tc, field_known_predicate);
     return tc;
 }
