@@ -48,10 +48,10 @@ REFUSED = [
     (hc(Binds=["/var/lib/docker:/d"]), "HostConfig.Binds[0]"),
     (hc(Binds=["/home:/h"]), "HostConfig.Binds[0]"),                    # no prefix allowed by default
     ({"image": IMAGE, "cmd": CMD, "volumes": ["/etc:/x:ro"]}, "HostConfig.Binds[0]"),
-    (hc(Mounts=[{"Type": "bind", "Source": "/etc", "Target": "/x"}]), "HostConfig.Mounts[0]"),
-    (hc(Mounts=[{"Type": "bind", "Source": "/var/run/docker.sock", "Target": "/s"}]), "HostConfig.Mounts[0]"),
+    (hc(Mounts=[{"Type": "bind", "Source": "/etc", "Target": "/x"}]), "HostConfig.Mounts[0].Source"),
+    (hc(Mounts=[{"Type": "bind", "Source": "/var/run/docker.sock", "Target": "/s"}]), "HostConfig.Mounts[0].Source"),
     (hc(Mounts=[{"Type": "tmpfs", "Target": "/t"}, {"Type": "bind", "Source": "//", "Target": "/h"}]),
-     "HostConfig.Mounts[1]"),
+     "HostConfig.Mounts[1].Source"),
     (hc(Mounts=[{"Type": "volume", "Source": "sneaky", "Target": "/x", "VolumeOptions": {"DriverConfig": {
         "Name": "local", "Options": {"type": "none", "o": "bind", "device": "/etc"}}}}]),
      "HostConfig.Mounts[0].VolumeOptions.DriverConfig.Options.device"),
@@ -78,7 +78,7 @@ def test_refused_and_nothing_created(api, stack, body, field):
 def test_other_spellings_of_policed_fields_are_refused(api, stack, host_config, field):
     before = names(stack)
     p = assert_problem(api.post("/containers", json={"name": uniq("pol"), "docker": {
-        "Image": IMAGE, "Cmd": CMD, "HostConfig": host_config}}), 400)
+        "Image": IMAGE, "Cmd": CMD, "HostConfig": host_config}}), 403, "policy_denied")
     assert p["field"] == field
     assert names(stack) == before
 
