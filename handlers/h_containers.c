@@ -132,6 +132,34 @@ static void conf_policy(dp_dk_policy_t *pol, dp_req_t *q)
     pol->log_drivers = q->conf->log_drivers;
 }
 
+/* The networks a built create body names must not be the host's network reached by id. */
+static apr_status_t check_networks(dp_problem_t **pprob, dp_req_t *q, const dp_dk_policy_t *pol, json_object *body)
+{
+    apr_array_header_t *refs = dp_dk_policy_networks(q->pool, body);
+    int i, status;
+    apr_status_t rv;
+
+    for (i = 0; i < refs->nelts; ++i) {
+        const dp_dk_netref_t *r = &APR_ARRAY_IDX(refs, i, dp_dk_netref_t);
+        json_object *net = NULL;
+        status = 0;
+        if ((rv = dp_docker_call(&net, &status, pprob, Q_DOCKER(q), q->pool, "GET",
+                                 apr_pstrcat(q->pool, "/networks/", dp_url_encode(q->pool, r->name), NULL), NULL))
+            != APR_SUCCESS) {
+            if (status == 404) {
+                *pprob = NULL;
+                continue;   /* no such network: Docker's create answers for it */
+            }
+            return rv;
+        }
+        if ((rv = dp_dk_policy_network_driver(pprob, q->pool, pol, dp_json_get_str(net, "Driver"), r->field))
+            != APR_SUCCESS) {
+            return rv;
+        }
+    }
+    return APR_SUCCESS;
+}
+
 /* Before a start or restart: the container's host bind sources must still resolve inside
  * DockpayBindAllow (a symlink planted since create must not lead a bind elsewhere), and the
  * options of the local volumes it mounts must still pass the volume policy. */
@@ -414,6 +442,12 @@ static int containers_create(dp_req_t *q)
     q->target = name;
     if (dp_dk_policy_build(&body, &prob, q->pool, &pol, asked) != APR_SUCCESS) {
         DP_LOG(q, APLOG_NOTICE, 0, "create refused by policy: %s", prob->detail);
+        return dp_send_problem(q, prob);
+    }
+    if (check_networks(&prob, q, &pol, body) != APR_SUCCESS) {
+        if (prob->status == 403) {
+            DP_LOG(q, APLOG_NOTICE, 0, "create refused by policy: %s", prob->detail);
+        }
         return dp_send_problem(q, prob);
     }
     image = dp_json_get_str(body, "Image");

@@ -2259,3 +2259,38 @@ apr_status_t dp_dk_policy_recheck(apr_array_header_t **pvolumes, dp_problem_t **
     }
     return APR_SUCCESS;
 }
+
+/* Returns the networks a built create body names. */
+apr_array_header_t *dp_dk_policy_networks(apr_pool_t *p, json_object *built)
+{
+    apr_array_header_t *refs = apr_array_make(p, 2, sizeof(dp_dk_netref_t));
+    const char *mode = dp_json_get_str(dp_json_get(built, "HostConfig"), "NetworkMode");
+    json_object *eps = dp_json_get(dp_json_get(built, "NetworkingConfig"), "EndpointsConfig");
+    dp_dk_netref_t *r;
+
+    if (mode && *mode && strcmp(mode, "default") && strcmp(mode, "bridge") && strcmp(mode, "none")
+        && strcmp(mode, "host") && strncmp(mode, "container:", 10)) {
+        r = apr_array_push(refs);
+        r->name = mode;
+        r->field = "HostConfig.NetworkMode";
+    }
+    if (is_type(eps, json_type_object)) {
+        json_object_object_foreach(eps, k, v) {
+            (void)v;
+            r = apr_array_push(refs);
+            r->name = apr_pstrdup(p, k);
+            r->field = apr_pstrcat(p, "NetworkingConfig.EndpointsConfig.", k, NULL);
+        }
+    }
+    return refs;
+}
+
+/* Refuses a network of the host driver. */
+apr_status_t dp_dk_policy_network_driver(dp_problem_t **pprob, apr_pool_t *p, const dp_dk_policy_t *pol,
+                                         const char *driver, const char *field)
+{
+    if (driver && !strcmp(driver, "host") && !(pol->allow & DP_DK_ALLOW_HOST_NAMESPACES)) {
+        return deny(pprob, p, field, "this is the host's network: not allowed");
+    }
+    return APR_SUCCESS;
+}

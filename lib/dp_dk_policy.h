@@ -84,6 +84,23 @@ int dp_dk_policy_field_known(const char *path);
 apr_status_t dp_dk_policy_recheck(apr_array_header_t **pvolumes, dp_problem_t **pprob, apr_pool_t *p,
                                   const dp_dk_policy_t *pol, json_object *info);
 
+/* A network a built create body names: HostConfig.NetworkMode (when a user network) or a
+ * NetworkingConfig.EndpointsConfig member. */
+typedef struct dp_dk_netref_t {
+    const char *name;    /* the name or id as written */
+    const char *field;   /* the field path naming it */
+} dp_dk_netref_t;
+
+/* Returns the networks (dp_dk_netref_t) a built create body names; the caller looks each up
+ * in the engine (a name may be an id or an id prefix) and passes its driver to
+ * dp_dk_policy_network_driver. */
+apr_array_header_t *dp_dk_policy_networks(apr_pool_t *p, json_object *built);
+
+/* Refuses (403 policy_denied naming field) a network whose driver is "host" (the host's
+ * network reached by id) unless DockpayPolicyAllow host-namespaces. */
+apr_status_t dp_dk_policy_network_driver(dp_problem_t **pprob, apr_pool_t *p, const dp_dk_policy_t *pol,
+                                         const char *driver, const char *field);
+
 /* Parses a DockpayPublishAllow entry "IP:PORT", "IP:LO-HI", "[IPv6]:LO-HI" or "*:LO-HI". */
 apr_status_t dp_dk_publish_parse(dp_dk_publish_t *out, apr_pool_t *p, const char *s);
 

@@ -329,3 +329,24 @@ def test_symlink_planted_before_restart(api, stack, made, bind_dir):
     refused(stack, r, 403, "policy_denied", "Mounts[0]")
     assert_engine_unchanged(stack, before)
     assert _inspect(stack, cid)["State"]["StartedAt"] == started_at
+
+
+def _host_network(stack):
+    st, nets = stack.docker_api("GET", "/networks")
+    assert st == 200, nets
+    host = [n for n in nets if n["Driver"] == "host"]
+    assert host, nets
+    return host[0]
+
+
+@pytest.mark.parametrize("how", ["id", "short-id", "mode-and-endpoint"])
+def test_host_network_by_id_refused(api, stack, how):
+    net = _host_network(stack)
+    ref = net["Id"] if how != "short-id" else net["Id"][:12]
+    body = hc(NetworkMode=ref)
+    if how == "mode-and-endpoint":
+        body = raw(NetworkingConfig={"EndpointsConfig": {ref: {}}})
+    before = engine_snapshot(stack)
+    r = post_raw(api, stack, body, start="true")
+    refused(stack, r, 403, "policy_denied")
+    assert_engine_unchanged(stack, before)

@@ -849,6 +849,28 @@ START_TEST(recheck_catches_a_planted_symlink)
 }
 END_TEST
 
+START_TEST(network_references)
+{
+    dp_dk_policy_t pol;
+    dp_problem_t *prob = NULL;
+    apr_array_header_t *refs;
+
+    memset(&pol, 0, sizeof(pol));
+    refs = dp_dk_policy_networks(tp, parse("{\"HostConfig\":{\"NetworkMode\":\"5f3c\"},\"NetworkingConfig\":"
+                                           "{\"EndpointsConfig\":{\"appnet\":{}}}}"));
+    ck_assert_int_eq(refs->nelts, 2);
+    ck_assert_str_eq(APR_ARRAY_IDX(refs, 0, dp_dk_netref_t).name, "5f3c");
+    ck_assert_str_eq(APR_ARRAY_IDX(refs, 0, dp_dk_netref_t).field, "HostConfig.NetworkMode");
+    ck_assert_str_eq(APR_ARRAY_IDX(refs, 1, dp_dk_netref_t).field, "NetworkingConfig.EndpointsConfig.appnet");
+    ck_assert_int_eq(dp_dk_policy_networks(tp, parse("{\"HostConfig\":{\"NetworkMode\":\"bridge\"}}"))->nelts, 0);
+    ck_assert_int_eq(dp_dk_policy_network_driver(&prob, tp, &pol, "host", "HostConfig.NetworkMode"), DP_EPROBLEM);
+    ck_assert_int_eq(prob->status, 403);
+    ck_assert_int_eq(dp_dk_policy_network_driver(&prob, tp, &pol, "bridge", "HostConfig.NetworkMode"), APR_SUCCESS);
+    pol.allow = DP_DK_ALLOW_HOST_NAMESPACES;
+    ck_assert_int_eq(dp_dk_policy_network_driver(&prob, tp, &pol, "host", "HostConfig.NetworkMode"), APR_SUCCESS);
+}
+END_TEST
+
 START_TEST(field_known_predicate)
 {
     ck_assert_int_eq(dp_dk_policy_field_known("Image"), 1);
@@ -888,5 +910,6 @@ TCase *tc_docker_policy(void)
     tcase_add_test(tc, build_relaxations_and_directives);
     tcase_add_test(tc, recheck_catches_a_planted_symlink);
     tcase_add_test(tc, field_known_predicate);
+    tcase_add_test(tc, network_references);
     return tc;
 }
