@@ -2074,6 +2074,26 @@ static apr_int64_t or_default(apr_int64_t v, apr_int64_t dflt)
     return v > 0 ? v : dflt;
 }
 
+/* True when a built HostConfig mounts a host path (Binds, bind Mounts, bind-device volumes). */
+static int has_host_bind(json_object *hc)
+{
+    json_object *a = dp_json_get(hc, "Binds");
+    apr_size_t i;
+
+    for (i = 0; a && i < json_object_array_length(a); ++i) {
+        const char *b = json_object_get_string(json_object_array_get_idx(a, i));
+        if (b[0] == '/' && strchr(b, ':')) return 1;
+    }
+    a = dp_json_get(hc, "Mounts");
+    for (i = 0; a && i < json_object_array_length(a); ++i) {
+        json_object *m = json_object_array_get_idx(a, i);
+        json_object *o = dp_json_get(dp_json_get(dp_json_get(dp_json_get(m, "VolumeOptions"), "DriverConfig"),
+                                                 "Options"), "device");
+        if (!strcmp(dp_json_get_str(m, "Type"), "bind") || o) return 1;
+    }
+    return 0;
+}
+
 /* HostConfig once built: resource defaults, ceilings, swap within the memory limit. */
 static apr_status_t post_hostconfig(bctx_t *c, json_object *hc, const char *field)
 {
@@ -2129,6 +2149,14 @@ static apr_status_t post_hostconfig(bctx_t *c, json_object *hc, const char *fiel
     if (pids > pids_max) {
         return deny(c->pprob, c->p, sub_field(c->p, field, "PidsLimit"), "%" APR_INT64_T_FMT " is above the "
                     "maximum of %" APR_INT64_T_FMT " (DockpayPidsLimit)", pids, pids_max);
+    }
+    {
+        const char *rp = dp_json_get_str(dp_json_get(hc, "RestartPolicy"), "Name");
+        if (rp && *rp && strcmp(rp, "no") && has_host_bind(hc)) {
+            /* Docker's own restarts would mount the sources again, past the start-time re-check */
+            return deny(c->pprob, c->p, sub_field(c->p, field, "RestartPolicy.Name"), "a container with host bind "
+                        "mounts may not restart by itself ('%s'): restart it through the API", rp);
+        }
     }
     dp_json_set_int(hc, "Memory", mem);
     dp_json_set_int(hc, "MemorySwap", mem);

@@ -275,6 +275,10 @@ def test_binds_dotdot_missing_and_symlinks_refused(api, stack, bind_dir):
             "Name": "local", "Options": {"type": "none", "o": "bind", "device": f"{bind_dir}/not-yet"}}}}]),
          "HostConfig.Mounts[0].VolumeOptions.DriverConfig.Options.device"),
         ({"image": IMAGE, "cmd": CMD, "volumes": [f"{bind_dir}/not-yet:/x"]}, "HostConfig.Binds[0]"),
+        # Docker's own restarts would mount the source again, past the start-time re-check
+        (hc(Binds=[f"{bind_dir}/app:/x"], RestartPolicy={"Name": "always"}), "HostConfig.RestartPolicy.Name"),
+        ({"image": IMAGE, "cmd": CMD, "volumes": [f"{bind_dir}/app:/x"], "restart": "unless-stopped"},
+         "HostConfig.RestartPolicy.Name"),
     ]
     for body, field in cases:
         before = engine_snapshot(stack)

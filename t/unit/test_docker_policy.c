@@ -667,6 +667,12 @@ static const build_case_t build_cases[] = {
     { "{\"Image\":\"x\",\"HostConfig\":{\"Mounts\":[{\"Type\":\"volume\",\"Source\":\"vv\",\"Target\":\"/x\",\"VolumeOptions\":"
       "{\"DriverConfig\":{\"Name\":\"local\",\"Options\":{\"type\":\"none\",\"o\":\"bind\",\"device\":\"@ALLOWED@/missing\"}}}}]}}",
       403, "HostConfig.Mounts[0].VolumeOptions.DriverConfig.Options.device" },
+    { "{\"Image\":\"x\",\"HostConfig\":{\"Binds\":[\"@ALLOWED@/app:/x\"],\"RestartPolicy\":{\"Name\":\"always\"}}}", 403,
+      "HostConfig.RestartPolicy.Name" },
+    { "{\"Image\":\"x\",\"HostConfig\":{\"RestartPolicy\":{\"Name\":\"unless-stopped\"},\"Mounts\":[{\"Type\":\"bind\","
+      "\"Source\":\"@ALLOWED@/app\",\"Target\":\"/x\"}]}}", 403, "HostConfig.RestartPolicy.Name" },
+    { "{\"Image\":\"x\",\"HostConfig\":{\"Binds\":[\"@ALLOWED@/app:/x\",\"vol1:/y\"],\"RestartPolicy\":{\"Name\":\"no\"}}}",
+      0, NULL },
     /* types */
     { "{\"Image\":\"x\",\"HostConfig\":{\"Memory\":\"1g\"}}", 400, "HostConfig.Memory" },
     { "{\"Image\":\"x\",\"HostConfig\":{\"Memory\":1.5e9}}", 400, "HostConfig.Memory" },
