@@ -425,8 +425,7 @@ static const command_rec dockpay_cmds[] = {
     AP_INIT_TAKE2("DockpayPidsLimit", set_limits, NULL, RSRC_CONF,
                   "container PIDs: DEFAULT MAX (default 1024 4096)"),
     AP_INIT_ITERATE("DockpayPublishAllow", add_publish, NULL, RSRC_CONF,
-                    "IP:LOW-HIGH host addresses and ports containers may publish "
-                    "(default 0.0.0.0, 127.0.0.1, [::] and [::1] with 1024-65535)"),
+                    "host IP:LOW-HIGH containers may publish (default 1024-65535 on 0.0.0.0 127.0.0.1 :: ::1)"),
     AP_INIT_ITERATE("DockpayLogDriverAllow", add_log_driver, NULL, RSRC_CONF,
                     "log drivers allowed beyond json-file, local and none (default none)"),
     AP_INIT_TAKE1("DockpayComposeCommand", set_compose_command, NULL, RSRC_CONF,

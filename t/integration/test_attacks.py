@@ -354,3 +354,60 @@ def test_host_network_by_id_refused(api, stack, how):
     r = post_raw(api, stack, body, start="true")
     refused(stack, r, 403, "policy_denied")
     assert_engine_unchanged(stack, before)
+
+
+def test_directives_set_defaults_ceilings_publish_and_log_drivers(api, stack, made):
+    stack.restart_httpd(extra_conf="DockpayMemoryLimit 64m 128m\nDockpayCpuLimit 0.5 1\nDockpayPidsLimit 50 100\n"
+                                   "DockpayPublishAllow 127.0.0.1:30000-30010\nDockpayLogDriverAllow none-such-driver\n")
+    try:
+        r = post_raw(api, stack, raw())
+        assert r.status_code == 201, r.text
+        made.containers.append(r.json()["id"])
+        h = _inspect(stack, r.json()["id"])["HostConfig"]
+        assert (h["Memory"], h["MemorySwap"], h["NanoCpus"], h["PidsLimit"]) == (64 * MiB, 64 * MiB, 500_000_000, 50)
+        for body, field in [(hc(Memory=256 * MiB), "HostConfig.Memory"),
+                            (hc(NanoCpus=2 * 10**9), "HostConfig.NanoCpus"),
+                            (hc(PidsLimit=101), "HostConfig.PidsLimit"),
+                            (hc(PortBindings={"80/tcp": [{"HostIp": "127.0.0.1", "HostPort": "30011"}]}),
+                             "HostConfig.PortBindings.80/tcp[0]"),
+                            (hc(PortBindings={"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "30001"}]}),
+                             "HostConfig.PortBindings.80/tcp[0]"),
+                            (hc(LogConfig={"Type": "syslog"}), "HostConfig.LogConfig.Type")]:
+            before = engine_snapshot(stack)
+            p = refused(stack, post_raw(api, stack, body), 403, "policy_denied", field)
+            assert p["field"] == field, p
+            assert_engine_unchanged(stack, before)
+        r = post_raw(api, stack, hc(Memory=128 * MiB, PortBindings={"80/tcp": [{"HostIp": "127.0.0.1",
+                                                                                  "HostPort": "30005"}]}))
+        assert r.status_code == 201, r.text
+        made.containers.append(r.json()["id"])
+    finally:
+        stack.restart_httpd()
+
+
+@pytest.mark.parametrize("directive", [
+    "DockpayMemoryLimit 1g 512m", "DockpayMemoryLimit 1k 1g", "DockpayMemoryLimit lots 1g",
+    "DockpayCpuLimit 0 4", "DockpayCpuLimit 2 1", "DockpayPidsLimit -1 100", "DockpayPidsLimit 10 1.5",
+    "DockpayPublishAllow 0.0.0.0", "DockpayPublishAllow 1.2.3:80", "DockpayPublishAllow 0.0.0.0:9-8",
+    "DockpayLogDriverAllow bad;name",
+])
+def test_bad_policy_directive_fails_config_test(stack, tmp_path, directive):
+    import subprocess
+    conf = open(stack.s.path("httpd", "httpd.conf")).read() + "\n" + directive + "\n"
+    p = tmp_path / "bad.conf"
+    p.write_text(conf)
+    r = subprocess.run(["apache2", "-t", "-f", str(p)], capture_output=True, text=True, env=stack.s.httpd_env())
+    assert r.returncode != 0
+    assert directive.split()[0] in (r.stdout + r.stderr)
+
+
+def test_good_policy_directives_pass_config_test(stack, tmp_path):
+    import subprocess
+    conf = open(stack.s.path("httpd", "httpd.conf")).read() + (
+        "\nDockpayMemoryLimit 512m 8g\nDockpayCpuLimit 1 4\nDockpayPidsLimit 1024 4096\n"
+        "DockpayPublishAllow 0.0.0.0:1024-65535 127.0.0.1:1024-65535 [::]:1024-65535 [::1]:8080 *:9000-9100\n"
+        "DockpayLogDriverAllow syslog gelf\n")
+    p = tmp_path / "good.conf"
+    p.write_text(conf)
+    r = subprocess.run(["apache2", "-t", "-f", str(p)], capture_output=True, text=True, env=stack.s.httpd_env())
+    assert r.returncode == 0, r.stderr
