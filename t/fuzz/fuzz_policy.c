@@ -69,9 +69,16 @@ static int is_host_ns(const char *s)
     return s && (!strcasecmp(s, "host") || !strncasecmp(s, "container:", 10));
 }
 
+/* a host source (up to ':' or the end) must be the prefix or below it, without ".." */
 static void check_bind_src(const char *src)
 {
-    if (strstr(src, "..") || strncmp(src, PREFIX, strlen(PREFIX)) || (src[strlen(PREFIX)] && src[strlen(PREFIX)] != '/')) {
+    size_t n = strcspn(src, ":"), k = strlen(PREFIX);
+    const char *dd;
+
+    for (dd = strstr(src, "/.."); dd && (size_t)(dd - src) < n; dd = strstr(dd + 1, "/..")) {
+        if (dd[3] == '/' || dd[3] == ':' || dd[3] == '\0') abort();   /* a ".." component */
+    }
+    if (n < k || strncmp(src, PREFIX, k) || (n > k && src[k] != '/')) {
         abort();
     }
 }
