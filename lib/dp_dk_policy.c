@@ -389,6 +389,12 @@ apr_status_t dp_dk_policy_volume(dp_problem_t **pprob, apr_pool_t *p, const dp_d
         || (rv = opt_str(&device, pprob, p, opts, "device", field)) != APR_SUCCESS) {
         return rv;
     }
+    if (type && *type && strcmp(type, "none") && strcmp(type, "tmpfs") && !(pol->allow & DP_DK_ALLOW_DEVICES)) {
+        /* another filesystem type takes host paths or devices in device= and in o= (overlay's
+         * lowerdir=, ...), whether a device is named or not */
+        return deny(pprob, p, apr_pstrcat(p, field, device ? ".device" : ".type", NULL),
+                    "volumes that mount a device or a '%s' filesystem are not allowed", type);
+    }
     if (device == NULL) {
         return APR_SUCCESS;  /* no source: nothing of the host is mounted */
     }

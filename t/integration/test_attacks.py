@@ -139,6 +139,9 @@ DENIED = [
     (hc(Mounts=[{"Type": "volume", "Source": "sneaky", "Target": "/x", "VolumeOptions": {"DriverConfig": {
         "Name": "local", "Options": {"type": "ext4", "device": "/dev/sda1"}}}}]),
      "HostConfig.Mounts[0].VolumeOptions.DriverConfig.Options.device"),
+    (hc(Mounts=[{"Type": "volume", "Source": "sneaky", "Target": "/x", "VolumeOptions": {"DriverConfig": {
+        "Name": "local", "Options": {"type": "overlay", "o": "lowerdir=/etc,upperdir=/tmp/u,workdir=/tmp/w"}}}}]),
+     "HostConfig.Mounts[0].VolumeOptions.DriverConfig.Options.type"),
     (hc(Mounts=[{"Type": "npipe", "Source": "x", "Target": "/x"}]), "HostConfig.Mounts[0].Type"),
     (hc(Mounts=[{"Type": "cluster", "Source": "x", "Target": "/x"}]), "HostConfig.Mounts[0].Type"),
     (hc(Mounts=[{"Source": "/etc", "Target": "/x"}]), "HostConfig.Mounts[0].Type"),
@@ -411,3 +414,17 @@ def test_good_policy_directives_pass_config_test(stack, tmp_path):
     p.write_text(conf)
     r = subprocess.run(["apache2", "-t", "-f", str(p)], capture_output=True, text=True, env=stack.s.httpd_env())
     assert r.returncode == 0, r.stderr
+
+
+@pytest.mark.parametrize("opts,field", [
+    ({"type": "none", "o": "bind", "device": "/etc"}, "driver_opts.device"),
+    ({"type": "overlay", "o": "lowerdir=/etc,upperdir=/tmp/u,workdir=/tmp/w"}, "driver_opts.type"),
+    ({"type": "ext4", "device": "/dev/sda1"}, "driver_opts.device"),
+    ({"o": "bind", "device": "/var/run"}, "driver_opts.device"),
+])
+def test_volume_create_host_mount_refused(api, stack, opts, field):
+    before = engine_snapshot(stack)
+    r = api.post("/volumes", json={"name": uniq("atkv"), "driver_opts": opts}, key=stack.keys["docker_write"])
+    p = refused(stack, r, 403, "policy_denied", field)
+    assert p["field"] == field, p
+    assert_engine_unchanged(stack, before)

@@ -500,6 +500,10 @@ START_TEST(policy_volume_options)
     ck_assert_int_eq(dp_dk_policy_volume(&prob, tp, &pol, "local",
                      parse("{\"type\":\"nfs\",\"o\":\"addr=10.0.0.1\",\"device\":\":/export\"}"), "driver_opts"),
                      DP_EPROBLEM);
+    ck_assert_int_eq(dp_dk_policy_volume(&prob, tp, &pol, "local",
+                     parse("{\"type\":\"overlay\",\"o\":\"lowerdir=/etc,upperdir=/tmp/u,workdir=/tmp/w\"}"),
+                     "driver_opts"), DP_EPROBLEM);
+    ck_assert_str_eq(field_of(prob), "driver_opts.type");
     pol.allow = DP_DK_ALLOW_DEVICES;
     ck_assert_int_eq(dp_dk_policy_volume(&prob, tp, &pol, "local",
                      parse("{\"type\":\"nfs\",\"o\":\"addr=10.0.0.1\",\"device\":\":/export\"}"), "driver_opts"),
