@@ -428,3 +428,26 @@ def test_quota_volumes(api, stack, quota_made):
     body = refused(stack, r, 403, "quota_exceeded")
     assert body["quota"] == "volumes"
     assert_engine_unchanged(stack, before)
+
+
+def test_quota_concurrent_creates_do_not_overshoot(api, stack, quota_made):
+    # six creates at once by one key with containers=2: the check and the create are serialised
+    from concurrent.futures import ThreadPoolExecutor
+    from conftest import Api
+
+    def one(_):
+        a = Api(stack)
+        try:
+            return qcreate(a, stack, quota_made, memory="16m")
+        finally:
+            a.session.close()
+
+    with ThreadPoolExecutor(max_workers=6) as ex:
+        results = list(ex.map(one, range(6)))
+    codes = sorted(r.status_code for r in results)
+    assert codes == [201, 201, 403, 403, 403, 403], [r.text for r in results]
+    for r in results:
+        if r.status_code == 403:
+            assert r.json()["code"] == "quota_exceeded" and r.json()["quota"] == "containers"
+    st, cs = stack.docker_api("GET", '/containers/json?all=1&filters={"label":["dockpay.key=docker_quota"]}')
+    assert st == 200 and len(cs) == 2, cs
