@@ -451,3 +451,48 @@ def test_quota_concurrent_creates_do_not_overshoot(api, stack, quota_made):
             assert r.json()["code"] == "quota_exceeded" and r.json()["quota"] == "containers"
     st, cs = stack.docker_api("GET", '/containers/json?all=1&filters={"label":["dockpay.key=docker_quota"]}')
     assert st == 200 and len(cs) == 2, cs
+
+
+def test_server_default_quota_applies_to_non_admin_keys_only(api, stack, world, quota_made):
+    stack.restart_httpd(extra_conf="DockpayQuotaContainers 1\nDockpayQuotaMemory unlimited")
+    try:
+        before = engine_snapshot(stack)
+        r = api.post("/containers", key=attacker(stack), json={"image": IMAGE, "name": uniq("dpq")})
+        body = refused(stack, r, 403, "quota_exceeded")
+        assert body["quota"] == "containers" and body["limit"] == 1 and body["used"] >= 2, body
+        assert_engine_unchanged(stack, before)
+        # the key's own line wins over the server default (docker_quota: containers=2)
+        assert qcreate(api, stack, quota_made).status_code == 201
+        assert qcreate(api, stack, quota_made).status_code == 201
+        # admin keys have no quota unless their own line sets one (admin owns more than one)
+        for _ in range(2):
+            name = uniq("dpq")
+            quota_made["containers"].append(name)
+            r = api.post("/containers", json={"image": IMAGE, "name": name, "cmd": ["true"]})
+            assert r.status_code == 201, r.text
+    finally:
+        stack.restart_httpd()
+
+
+@pytest.mark.parametrize("directive", [
+    "DockpayQuotaContainers -1", "DockpayQuotaContainers many", "DockpayQuotaMemory lots",
+    "DockpayQuotaCpus 2000", "DockpayQuotaCpus 0.5.1", "DockpayQuotaVolumes 1e3",
+])
+def test_bad_quota_directive_fails_config_test_naming_it(stack, tmp_path, directive):
+    import subprocess
+    conf = open(stack.s.path("httpd", "httpd.conf")).read() + "\n" + directive + "\n"
+    p = tmp_path / "bad.conf"
+    p.write_text(conf)
+    r = subprocess.run(["apache2", "-t", "-f", str(p)], capture_output=True, text=True, env=stack.s.httpd_env())
+    assert r.returncode != 0
+    assert directive.split()[0] in (r.stdout + r.stderr)
+
+
+def test_good_quota_directives_pass_config_test(stack, tmp_path):
+    import subprocess
+    conf = open(stack.s.path("httpd", "httpd.conf")).read() + (
+        "\nDockpayQuotaContainers 0\nDockpayQuotaMemory 8g\nDockpayQuotaCpus 0.5\nDockpayQuotaVolumes unlimited\n")
+    p = tmp_path / "good.conf"
+    p.write_text(conf)
+    r = subprocess.run(["apache2", "-t", "-f", str(p)], capture_output=True, text=True, env=stack.s.httpd_env())
+    assert r.returncode == 0, r.stderr
