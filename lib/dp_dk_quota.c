@@ -236,13 +236,77 @@ static json_object *get_ci(json_object *o, const char *name)
     return found;
 }
 
-/* A "container:X" mode names container X. */
-static void mode_ref(apr_array_header_t *ctrs, json_object *hc, const char *name, const char *field)
-{
-    const char *m = json_object_get_string(get_ci(hc, name));
+static const char *const default_nets[] = { "", "bridge", "none", "default", "host", NULL };
 
-    if (m && !strncmp(m, "container:", 10)) {
-        push_ref(ctrs, m + 10, strlen(m + 10), field);
+static int is_default_net(const char *name)
+{
+    int d;
+    for (d = 0; default_nets[d] && strcmp(default_nets[d], name); ++d) {}
+    return default_nets[d] != NULL;
+}
+
+/* The references of one HostConfig object. */
+static void host_config_refs(apr_array_header_t *nets, apr_array_header_t *vols, apr_array_header_t *ctrs,
+                             json_object *hc)
+{
+    if (hc == NULL || !json_object_is_type(hc, json_type_object)) {
+        return;
+    }
+    /* every spelling Docker would read (its decoder matches names case-insensitively and
+     * merges repeated objects and maps), so no spelling hides a reference */
+    json_object_object_foreach(hc, k, v) {
+        const char *str = json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
+        apr_size_t i;
+        if (str && (!strcasecmp(k, "NetworkMode") || !strcasecmp(k, "PidMode") || !strcasecmp(k, "IpcMode"))) {
+            const char *field = !strcasecmp(k, "NetworkMode") ? "HostConfig.NetworkMode"
+                              : !strcasecmp(k, "PidMode") ? "HostConfig.PidMode" : "HostConfig.IpcMode";
+            if (!strncmp(str, "container:", 10)) {
+                push_ref(ctrs, str + 10, strlen(str + 10), field);
+            }
+            else if (!strcasecmp(k, "NetworkMode") && !is_default_net(str)) {
+                push_ref(nets, str, strlen(str), field);
+            }
+        }
+        else if (!strcasecmp(k, "Binds") && json_object_is_type(v, json_type_array)) {
+            for (i = 0; i < json_object_array_length(v); ++i) {
+                const char *b = json_object_get_string(json_object_array_get_idx(v, i));
+                const char *colon = b ? strchr(b, ':') : NULL;
+                if (b && colon && b[0] != '/' && colon > b) {
+                    push_ref(vols, b, (apr_size_t)(colon - b), "HostConfig.Binds");
+                }
+            }
+        }
+        else if (!strcasecmp(k, "Mounts") && json_object_is_type(v, json_type_array)) {
+            for (i = 0; i < json_object_array_length(v); ++i) {
+                json_object *m = json_object_array_get_idx(v, i);
+                const char *type = json_object_get_string(get_ci(m, "Type"));
+                const char *src = json_object_get_string(get_ci(m, "Source"));
+                if (type && !strcasecmp(type, "volume") && src && *src) {
+                    push_ref(vols, src, strlen(src), "HostConfig.Mounts");
+                }
+            }
+        }
+    }
+}
+
+/* The networks of one NetworkingConfig object (every EndpointsConfig spelling). */
+static void networking_refs(apr_array_header_t *nets, json_object *nc)
+{
+    if (nc == NULL || !json_object_is_type(nc, json_type_object)) {
+        return;
+    }
+    json_object_object_foreach(nc, k, v) {
+        if (strcasecmp(k, "EndpointsConfig") || !json_object_is_type(v, json_type_object)) {
+            continue;
+        }
+        {
+            json_object_object_foreach(v, name, ep) {
+                (void)ep;
+                if (!is_default_net(name) || !strcmp(name, "host")) {
+                    push_ref(nets, name, strlen(name), "NetworkingConfig.EndpointsConfig");
+                }
+            }
+        }
     }
 }
 
@@ -250,51 +314,18 @@ static void mode_ref(apr_array_header_t *ctrs, json_object *hc, const char *name
 void dp_dk_create_refs(apr_array_header_t **pnets, apr_array_header_t **pvols, apr_array_header_t **pctrs,
                        apr_pool_t *p, json_object *body)
 {
-    static const char *const defaults[] = { "", "bridge", "none", "default", "host", NULL };
-    json_object *hc = get_ci(body, "HostConfig"), *v;
-    const char *mode;
-    apr_size_t i;
-    int d;
-
     *pnets = apr_array_make(p, 2, sizeof(dp_dk_ref_t));
     *pvols = apr_array_make(p, 2, sizeof(dp_dk_ref_t));
     *pctrs = apr_array_make(p, 1, sizeof(dp_dk_ref_t));
-    v = get_ci(hc, "NetworkMode");
-    mode = v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
-    if (mode && strncmp(mode, "container:", 10)) {
-        for (d = 0; defaults[d] && strcmp(defaults[d], mode); ++d) {}
-        if (defaults[d] == NULL) {
-            push_ref(*pnets, mode, strlen(mode), "HostConfig.NetworkMode");
-        }
+    if (body == NULL || !json_object_is_type(body, json_type_object)) {
+        return;
     }
-    mode_ref(*pctrs, hc, "NetworkMode", "HostConfig.NetworkMode");
-    mode_ref(*pctrs, hc, "PidMode", "HostConfig.PidMode");
-    mode_ref(*pctrs, hc, "IpcMode", "HostConfig.IpcMode");
-    v = get_ci(get_ci(body, "NetworkingConfig"), "EndpointsConfig");
-    if (v && json_object_is_type(v, json_type_object)) {
-        json_object_object_foreach(v, k, ep) {
-            (void)ep;
-            for (d = 0; defaults[d] && strcmp(defaults[d], k); ++d) {}
-            if (defaults[d] == NULL || !strcmp(k, "host")) {
-                push_ref(*pnets, k, strlen(k), "NetworkingConfig.EndpointsConfig");
-            }
+    json_object_object_foreach(body, k, v) {
+        if (!strcasecmp(k, "HostConfig")) {
+            host_config_refs(*pnets, *pvols, *pctrs, v);
         }
-    }
-    v = get_ci(hc, "Binds");
-    for (i = 0; v && json_object_is_type(v, json_type_array) && i < json_object_array_length(v); ++i) {
-        const char *b = json_object_get_string(json_object_array_get_idx(v, i));
-        const char *colon = b ? strchr(b, ':') : NULL;
-        if (b && colon && b[0] != '/' && colon > b) {
-            push_ref(*pvols, b, (apr_size_t)(colon - b), "HostConfig.Binds");
-        }
-    }
-    v = get_ci(hc, "Mounts");
-    for (i = 0; v && json_object_is_type(v, json_type_array) && i < json_object_array_length(v); ++i) {
-        json_object *m = json_object_array_get_idx(v, i);
-        const char *type = json_object_get_string(get_ci(m, "Type"));
-        const char *src = json_object_get_string(get_ci(m, "Source"));
-        if (type && !strcasecmp(type, "volume") && src && *src) {
-            push_ref(*pvols, src, strlen(src), "HostConfig.Mounts");
+        else if (!strcasecmp(k, "NetworkingConfig")) {
+            networking_refs(*pnets, v);
         }
     }
 }

@@ -262,6 +262,11 @@ def test_create_into_foreign_network_is_refused(api, stack, world, owner):
     r = api.post("/containers", key=attacker(stack), json={"name": uniq("dpown"), "docker": {
         "Image": IMAGE, "NetworkingConfig": {"EndpointsConfig": {net: {}}}}})
     refused(stack, r, 403, "policy_denied", "NetworkingConfig")
+    # Docker merges every spelling of NetworkingConfig: the foreign one must not hide behind another
+    r = api.post("/containers", key=attacker(stack), json={"name": uniq("dpown"), "docker": {
+        "Image": IMAGE, "networkingConfig": {"EndpointsConfig": {net: {}}},
+        "NetworkingConfig": {"EndpointsConfig": {world.networks["own"]: {}}}}})
+    refused(stack, r, 403, "policy_denied", "NetworkingConfig")
     assert_engine_unchanged(stack, before)
 
 

@@ -236,6 +236,22 @@ START_TEST(quota_body_usage_and_refs)
     ck_assert_int_eq(ctrs->nelts, 1);
     ck_assert_str_eq(APR_ARRAY_IDX(ctrs, 0, dp_dk_ref_t).name, "other");
 
+    /* Docker reads every spelling and merges them: so are the references */
+    dp_dk_create_refs(&nets, &vols, &ctrs, tp, dp_json_own(tp, json_tokener_parse(
+        "{\"NetworkingConfig\":{\"EndpointsConfig\":{\"foreign\":{}}},"
+        "\"networkingconfig\":{\"endpointsConfig\":{\"own\":{}}},"
+        "\"HostConfig\":{\"binds\":[\"v:/x\"],\"networkmode\":\"n2\"}}")));
+    ck_assert_int_eq(nets->nelts, 3);
+    ck_assert_str_eq(APR_ARRAY_IDX(nets, 0, dp_dk_ref_t).name, "foreign");
+    ck_assert_str_eq(APR_ARRAY_IDX(nets, 1, dp_dk_ref_t).name, "own");
+    ck_assert_str_eq(APR_ARRAY_IDX(nets, 2, dp_dk_ref_t).name, "n2");
+    ck_assert_int_eq(vols->nelts, 1);
+    dp_dk_create_refs(&nets, &vols, &ctrs, tp, dp_json_own(tp, json_tokener_parse(
+        "{\"HostConfig\":{\"NetworkMode\":\"bridge\"},\"NetworkingConfig\":{\"EndpointsConfig\":"
+        "{\"bridge\":{},\"host\":{}}}}")));
+    ck_assert_int_eq(nets->nelts, 1);             /* the defaults need no owner; joining host does */
+    ck_assert_str_eq(APR_ARRAY_IDX(nets, 0, dp_dk_ref_t).name, "host");
+
     ck_assert(dp_dk_owned(dp_json_own(tp, json_tokener_parse("{\"dockpay.key\":\"a\"}")), "a"));
     ck_assert(!dp_dk_owned(dp_json_own(tp, json_tokener_parse("{\"dockpay.key\":\"a\"}")), "ab"));
     ck_assert(!dp_dk_owned(NULL, "a"));
