@@ -245,6 +245,28 @@ static int is_default_net(const char *name)
     return default_nets[d] != NULL;
 }
 
+/* Each "name[:x]" string of the array v names container name ("/name" too): Links, VolumesFrom. */
+static void container_list_refs(apr_array_header_t *ctrs, json_object *v, const char *field)
+{
+    apr_size_t i;
+
+    if (v == NULL || !json_object_is_type(v, json_type_array)) {
+        return;
+    }
+    for (i = 0; i < json_object_array_length(v); ++i) {
+        const char *l = json_object_get_string(json_object_array_get_idx(v, i));
+        apr_size_t n;
+        if (l == NULL) {
+            continue;
+        }
+        if (*l == '/') {
+            ++l;
+        }
+        n = strcspn(l, ":");
+        push_ref(ctrs, l, n, field);
+    }
+}
+
 /* The references of one HostConfig object. */
 static void host_config_refs(apr_array_header_t *nets, apr_array_header_t *vols, apr_array_header_t *ctrs,
                              json_object *hc)
@@ -266,6 +288,12 @@ static void host_config_refs(apr_array_header_t *nets, apr_array_header_t *vols,
             else if (!strcasecmp(k, "NetworkMode") && !is_default_net(str)) {
                 push_ref(nets, str, strlen(str), field);
             }
+        }
+        else if (!strcasecmp(k, "Links")) {
+            container_list_refs(ctrs, v, "HostConfig.Links");
+        }
+        else if (!strcasecmp(k, "VolumesFrom")) {
+            container_list_refs(ctrs, v, "HostConfig.VolumesFrom");
         }
         else if (!strcasecmp(k, "Binds") && json_object_is_type(v, json_type_array)) {
             for (i = 0; i < json_object_array_length(v); ++i) {
@@ -289,8 +317,9 @@ static void host_config_refs(apr_array_header_t *nets, apr_array_header_t *vols,
     }
 }
 
-/* The networks of one NetworkingConfig object (every EndpointsConfig spelling). */
-static void networking_refs(apr_array_header_t *nets, json_object *nc)
+/* The networks of one NetworkingConfig object (every EndpointsConfig spelling), and the
+ * containers its endpoints link to. */
+static void networking_refs(apr_array_header_t *nets, apr_array_header_t *ctrs, json_object *nc)
 {
     if (nc == NULL || !json_object_is_type(nc, json_type_object)) {
         return;
@@ -301,9 +330,15 @@ static void networking_refs(apr_array_header_t *nets, json_object *nc)
         }
         {
             json_object_object_foreach(v, name, ep) {
-                (void)ep;
                 if (!is_default_net(name) || !strcmp(name, "host")) {
                     push_ref(nets, name, strlen(name), "NetworkingConfig.EndpointsConfig");
+                }
+                if (ep && json_object_is_type(ep, json_type_object)) {
+                    json_object_object_foreach(ep, ek, ev) {
+                        if (!strcasecmp(ek, "Links")) {
+                            container_list_refs(ctrs, ev, "NetworkingConfig.EndpointsConfig.Links");
+                        }
+                    }
                 }
             }
         }
@@ -325,7 +360,7 @@ void dp_dk_create_refs(apr_array_header_t **pnets, apr_array_header_t **pvols, a
             host_config_refs(*pnets, *pvols, *pctrs, v);
         }
         else if (!strcasecmp(k, "NetworkingConfig")) {
-            networking_refs(*pnets, v);
+            networking_refs(*pnets, *pctrs, v);
         }
     }
 }

@@ -70,7 +70,8 @@ void dp_dk_owner_filters_add(json_object *filters, apr_pool_t *p, const char *ke
  * than the defaults bridge/none/default/host and container:..., NetworkingConfig.EndpointsConfig
  * keys; field "HostConfig.NetworkMode" or "NetworkingConfig"), named volumes (HostConfig.Binds
  * "name:/path", HostConfig.Mounts of Type volume with a Source) and containers
- * (NetworkMode/PidMode/IpcMode "container:X"). Every spelling of these field names counts (the
+ * (NetworkMode/PidMode/IpcMode "container:X", HostConfig.Links and VolumesFrom, endpoint Links).
+ * Every spelling of these field names counts (the
  * engine matches names case-insensitively and merges repeated objects). Arrays of dp_dk_ref_t. */
 typedef struct dp_dk_ref_t {
     const char *name;

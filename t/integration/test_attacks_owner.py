@@ -283,6 +283,17 @@ def test_create_with_foreign_named_volume_is_refused(api, stack, world, owner):
     assert_engine_unchanged(stack, before)
 
 
+@pytest.mark.parametrize("owner", OWNERS)
+def test_create_linking_a_foreign_container_is_refused(api, stack, world, owner):
+    # a legacy link would hand the new container the other's environment and address
+    victim = world.containers[owner]["name"]
+    before = engine_snapshot(stack)
+    r = api.post("/containers", key=attacker(stack), json={"name": uniq("dpown"), "docker": {
+        "Image": IMAGE, "HostConfig": {"Links": [f"{victim}:db"]}}})
+    refused(stack, r, 403, "policy_denied", "HostConfig.Links")
+    assert_engine_unchanged(stack, before)
+
+
 def test_create_with_own_network_and_new_volume_labels_the_volume(api, stack, world):
     name, vol = uniq("dpown"), uniq("dpownv")
     try:

@@ -240,12 +240,17 @@ START_TEST(quota_body_usage_and_refs)
     dp_dk_create_refs(&nets, &vols, &ctrs, tp, dp_json_own(tp, json_tokener_parse(
         "{\"NetworkingConfig\":{\"EndpointsConfig\":{\"foreign\":{}}},"
         "\"networkingconfig\":{\"endpointsConfig\":{\"own\":{}}},"
-        "\"HostConfig\":{\"binds\":[\"v:/x\"],\"networkmode\":\"n2\"}}")));
+        "\"HostConfig\":{\"binds\":[\"v:/x\"],\"networkmode\":\"n2\",\"Links\":[\"/db:db\"],"
+        "\"VolumesFrom\":[\"data:ro\"]}}")));
     ck_assert_int_eq(nets->nelts, 3);
     ck_assert_str_eq(APR_ARRAY_IDX(nets, 0, dp_dk_ref_t).name, "foreign");
     ck_assert_str_eq(APR_ARRAY_IDX(nets, 1, dp_dk_ref_t).name, "own");
     ck_assert_str_eq(APR_ARRAY_IDX(nets, 2, dp_dk_ref_t).name, "n2");
     ck_assert_int_eq(vols->nelts, 1);
+    ck_assert_int_eq(ctrs->nelts, 2);
+    ck_assert_str_eq(APR_ARRAY_IDX(ctrs, 0, dp_dk_ref_t).name, "db");
+    ck_assert_str_eq(APR_ARRAY_IDX(ctrs, 0, dp_dk_ref_t).field, "HostConfig.Links");
+    ck_assert_str_eq(APR_ARRAY_IDX(ctrs, 1, dp_dk_ref_t).name, "data");
     dp_dk_create_refs(&nets, &vols, &ctrs, tp, dp_json_own(tp, json_tokener_parse(
         "{\"HostConfig\":{\"NetworkMode\":\"bridge\"},\"NetworkingConfig\":{\"EndpointsConfig\":"
         "{\"bridge\":{},\"host\":{}}}}")));
