@@ -239,8 +239,14 @@ static int networks_delete(dp_req_t *q)
     if (id == NULL) {
         return OK;
     }
-    if (dp_owner(q) && dp_owner_network(NULL, &prob, q, id) != APR_SUCCESS) {
-        return send_lookup_problem(q, prob, "network_not_found");
+    if (dp_owner(q)) {
+        json_object *net = NULL;
+        if (dp_owner_network(&net, &prob, q, id) != APR_SUCCESS) {
+            return send_lookup_problem(q, prob, "network_not_found");
+        }
+        if (dp_json_get_str(net, "Id")) {
+            id = dp_json_get_str(net, "Id");   /* act on what was checked, not on a name again */
+        }
     }
     if (dp_engine_call(NULL, &status, &prob, q, "DELETE", apr_pstrcat(q->pool, "/networks/", dp_url_encode(q->pool, id), NULL),
                        NULL) != APR_SUCCESS) {
@@ -291,14 +297,20 @@ static int networks_attach(dp_req_t *q, int connect)
         return dp_fail(q, 422, "invalid_value", "the field 'ipv4_address' must be an IPv4 address");
     }
     if (dp_owner(q)) {
-        /* a non-admin key joins and parts only its own containers and its own networks */
+        /* a non-admin key joins and parts only its own containers and its own networks, and
+         * acts on the ids it checked (not on names resolved again) */
         const char *cid;
-        if (dp_owner_network(NULL, &prob, q, id) != APR_SUCCESS) {
+        json_object *own = NULL;
+        if (dp_owner_network(&own, &prob, q, id) != APR_SUCCESS) {
             return send_lookup_problem(q, prob, "network_not_found");
         }
         if (dp_owner_container(&cid, NULL, &prob, q, container) != APR_SUCCESS) {
             return send_lookup_problem(q, prob, "container_not_found");
         }
+        if (dp_json_get_str(own, "Id")) {
+            id = dp_json_get_str(own, "Id");
+        }
+        container = cid;
     }
     d = dp_json_object(q->pool);
     dp_json_set_str(d, "Container", container);
