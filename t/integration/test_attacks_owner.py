@@ -327,6 +327,14 @@ def test_events_show_only_own_objects(api, stack, world):
         assert world.containers[owner]["id"] not in ids and world.stopped[owner]["id"] not in ids
     assert all((e.get("Actor") or {}).get("Attributes", {}).get("dockpay.key") == "docker_write2"
                for e in events), events[:3]
+    # with a type filter too (both filters reach the engine)
+    r = api.get("/system/events", key=attacker(stack), timeout=30,
+                params={"since": str(world.t0), "until": str(int(time.time())), "type": "container"})
+    assert r.status_code == 200, r.text
+    typed = [json.loads(line) for line in r.text.splitlines() if line.strip()]
+    assert typed and all(e["Type"] == "container" for e in typed)
+    assert world.containers["own"]["id"] in {(e.get("Actor") or {}).get("ID") for e in typed}
+    assert all(e["Actor"]["Attributes"].get("dockpay.key") == "docker_write2" for e in typed)
     # admin sees the others'
     r = api.get("/system/events", params={"since": str(world.t0), "until": str(int(time.time()))}, timeout=30)
     ids = {(json.loads(l).get("Actor") or {}).get("ID") for l in r.text.splitlines() if l.strip()}
