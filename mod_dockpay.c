@@ -61,6 +61,7 @@ static void *create_srv_conf(apr_pool_t *p, server_rec *s)
     c->auto_cancel = DP_UNSET;
     c->health_cache = DP_UNSET;
     c->payments_cache = DP_UNSET;
+    dp_quota_unset(&c->quota);
     return c;
 }
 
@@ -108,6 +109,10 @@ static void *merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE_INT(auto_cancel);
     MERGE_INT(health_cache);
     MERGE_INT(payments_cache);
+    MERGE_INT(quota.containers);
+    MERGE_INT(quota.memory);
+    MERGE_INT(quota.nanocpus);
+    MERGE_INT(quota.volumes);
     MERGE_PTR(proc);
     c->proc = NULL;  /* each server gets its own process state in post_config */
     return c;
@@ -193,6 +198,21 @@ static const char *set_flag(cmd_parms *cmd, void *dc, int on)
 
     (void)dc;
     *field = on ? 1 : 0;
+    return NULL;
+}
+
+/* DockpayQuota{Containers,Memory,Cpus,Volumes} VALUE: the key-file quota item syntax. */
+static const char *set_quota(cmd_parms *cmd, void *dc, const char *v)
+{
+    dp_conf_t *c = conf_of(cmd->server);
+    const char *item = apr_pstrcat(cmd->pool, (const char *)cmd->info, "=", v, NULL);
+
+    (void)dc;
+    if (dp_quota_parse_item(&c->quota, item) != APR_SUCCESS) {
+        return apr_psprintf(cmd->pool, "%s takes %s or 0 / 'unlimited', not '%s'", cmd->cmd->name,
+                            !strcmp(cmd->info, "memory") ? "a size (512m, 8g)"
+                            : !strcmp(cmd->info, "cpus") ? "a CPU count (2, 0.5)" : "a count", v);
+    }
     return NULL;
 }
 
@@ -434,6 +454,14 @@ static const command_rec dockpay_cmds[] = {
                   "folder for per-project compose files (default /var/lib/dockpay/compose)"),
     AP_INIT_TAKE1("DockpayComposeTimeout", set_int, OFF(compose_timeout), RSRC_CONF,
                   "seconds compose up may take (default 300)"),
+    AP_INIT_TAKE1("DockpayQuotaContainers", set_quota, "containers", RSRC_CONF,
+                  "containers (running or not) a non-admin key may own (default 32; 0: unlimited)"),
+    AP_INIT_TAKE1("DockpayQuotaMemory", set_quota, "memory", RSRC_CONF,
+                  "memory limit sum over a non-admin key's containers (default unlimited)"),
+    AP_INIT_TAKE1("DockpayQuotaCpus", set_quota, "cpus", RSRC_CONF,
+                  "CPU limit sum over a non-admin key's containers (default unlimited)"),
+    AP_INIT_TAKE1("DockpayQuotaVolumes", set_quota, "volumes", RSRC_CONF,
+                  "volumes a non-admin key may own (default 32; 0: unlimited)"),
     AP_INIT_TAKE1("DockpayPortOneURL", set_str, OFF(portone_url), RSRC_CONF,
                   "PortOne V1 base URL (default https://api.iamport.kr)"),
     AP_INIT_TAKE1("DockpayPortOneKey", set_str, OFF(portone_key), RSRC_CONF,

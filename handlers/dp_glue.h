@@ -61,6 +61,10 @@ typedef struct dp_conf_t {
     const char *compose_command;    /* DockpayComposeCommand, default "docker-compose" */
     const char *compose_root;       /* DockpayComposeRoot, default /var/lib/dockpay/compose */
     int compose_timeout;            /* DockpayComposeTimeout seconds, default 300 */
+    /* ownership and quotas */
+    dp_quota_t quota;               /* DockpayQuotaContainers/Memory/Cpus/Volumes: defaults for keys
+                                     * without their own (members DP_QUOTA_UNSET until set;
+                                     * built-in defaults in handlers/h_owner.h) */
     /* PortOne */
     const char *portone_url;        /* DockpayPortOneURL, default https://api.iamport.kr */
     const char *portone_key;        /* DockpayPortOneKey (secret: never logged) */

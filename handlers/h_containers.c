@@ -15,6 +15,7 @@
 #include "dp_dk_logs.h"
 #include "dp_dk_stats.h"
 #include "h_watch.h"
+#include "h_owner.h"
 
 #define Q_DOCKER(q) ((q)->proc->docker)
 
@@ -64,13 +65,13 @@ static const char *flag(int v)
 }
 
 /* Reads the route's {id}: 404 for anything that is not a container id or name. When the
- * container's inspect object is wanted, or DockpayManagedOnly is on, inspects it first (404
- * for containers outside the API's view) and sets *pid to its full Id. */
+ * container's inspect object is wanted, DockpayManagedOnly is on or the key is not admin,
+ * inspects it first (404 for containers outside the key's view: not its own, or not managed)
+ * and sets *pid to its full Id. */
 static apr_status_t find_container(const char **pid, json_object **pinfo, dp_problem_t **pprob,
                                    dp_req_t *q, int want_info)
 {
     const char *id = apr_table_get(q->params, "id");
-    json_object *info = NULL;
     int managed_only = dp_conf_int(q->conf->managed_only, 0);
     apr_status_t rv;
 
@@ -82,29 +83,13 @@ static apr_status_t find_container(const char **pid, json_object **pinfo, dp_pro
     }
     q->target = id;
     *pid = id;
-    if (!want_info && !managed_only) {
-        return APR_SUCCESS;
+    if (!want_info && !managed_only && dp_owner(q) == NULL) {
+        return APR_SUCCESS;   /* admin without DockpayManagedOnly: Docker says what exists */
     }
-    if ((rv = dp_docker_call(&info, NULL, pprob, Q_DOCKER(q), q->pool, "GET", cpath(q, id, "/json"), NULL))
-        != APR_SUCCESS) {
-        if (*pprob && (*pprob)->status == 404) {
-            (*pprob)->code = "container_not_found";
-        }
+    if ((rv = dp_owner_container(pid, pinfo, pprob, q, id)) != APR_SUCCESS) {
         return rv;
     }
-    if (managed_only) {
-        const char *m = dp_json_get_str(dp_json_get(dp_json_get(info, "Config"), "Labels"), DP_DK_LABEL_MANAGED);
-        if (m == NULL || strcmp(m, "true")) {
-            return dp_problem_fail(pprob, q->pool, 404, "container_not_found", "no such container: %s", id);
-        }
-    }
-    if (dp_json_get_str(info, "Id")) {
-        *pid = dp_json_get_str(info, "Id");
-        q->target = *pid;
-    }
-    if (pinfo) {
-        *pinfo = info;
-    }
+    q->target = *pid;
     return APR_SUCCESS;
 }
 
@@ -268,6 +253,10 @@ static int containers_list(dp_req_t *q)
         }
         json_object_array_add(l, json_object_new_string(DP_DK_LABEL_MANAGED "=true"));
     }
+    if (dp_owner(q)) {
+        /* a non-admin key lists its own: the cache filters in memory, the relay asks Docker */
+        dp_dk_owner_filters_add(filters, q->pool, dp_owner(q));
+    }
     if (dp_watch_list(q, all, filters) == OK) {
         return OK;   /* answered from the event-fed snapshot, or Docker's answer relayed */
     }
@@ -430,7 +419,10 @@ static int containers_create(dp_req_t *q)
     dp_problem_t *prob = NULL;
     dp_dk_policy_t pol;
     dp_http_resp_t *resp;
-    int pull, start;
+    dp_dk_usage_t add;
+    apr_array_header_t *news;
+    apr_status_t rv;
+    int pull, start, locked = 0;
 
     conf_policy(&pol, q);
     if (dp_query_bool(&pull, &prob, q, "pull", 0) != APR_SUCCESS
@@ -451,14 +443,36 @@ static int containers_create(dp_req_t *q)
         return dp_send_problem(q, prob);
     }
     image = dp_json_get_str(body, "Image");
+    /* ownership: the networks, containers and volumes it names; quotas: what it adds */
     if (dp_dk_stamp_labels(&prob, q->pool, body, q->key ? q->key->name : "") != APR_SUCCESS
-        || (pull && pull_missing(&prob, q, image) != APR_SUCCESS)) {
+        || dp_dk_quota_body(&add, &prob, q->pool, body) != APR_SUCCESS
+        || dp_owner_create_refs(&news, &prob, q, body) != APR_SUCCESS) {
         return dp_send_problem(q, prob);
     }
-    if (dp_docker_call(&created, NULL, &prob, Q_DOCKER(q), q->pool, "POST",
-                       apr_pstrcat(q->pool, "/containers/create",
-                                   name ? "?name=" : "", name ? dp_url_encode(q->pool, name) : "", NULL),
-                       body) != APR_SUCCESS) {
+    dp_dk_quota_stamp(body, &add);
+    add.volumes = news->nelts;
+    if (pull) {   /* a pull may take long: check before it, and again under the lock after it */
+        if (dp_owner_quota_begin(&locked, &prob, q, &add) != APR_SUCCESS) {
+            return dp_send_problem(q, prob);
+        }
+        dp_owner_quota_end(q, locked);
+        if (pull_missing(&prob, q, image) != APR_SUCCESS) {
+            return dp_send_problem(q, prob);
+        }
+    }
+    if (dp_owner_quota_begin(&locked, &prob, q, &add) != APR_SUCCESS) {
+        return dp_send_problem(q, prob);
+    }
+    if (dp_owner_create_volumes(&prob, q, news) != APR_SUCCESS) {
+        dp_owner_quota_end(q, locked);
+        return dp_send_problem(q, prob);
+    }
+    rv = dp_docker_call(&created, NULL, &prob, Q_DOCKER(q), q->pool, "POST",
+                        apr_pstrcat(q->pool, "/containers/create",
+                                    name ? "?name=" : "", name ? dp_url_encode(q->pool, name) : "", NULL),
+                        body);
+    dp_owner_quota_end(q, locked);
+    if (rv != APR_SUCCESS) {
         if (prob->status == 404) {
             prob->code = "image_not_found";
         }
@@ -761,6 +775,9 @@ static int volumes_list(dp_req_t *q)
     query_filters(q, filters, "name", "name");
     query_filters(q, filters, "dangling", "dangling");
     query_filters(q, filters, "driver", "driver");
+    if (dp_owner(q)) {
+        dp_dk_owner_filters_add(filters, q->pool, dp_owner(q));
+    }
     if (dp_docker_call(&res, NULL, &prob, Q_DOCKER(q), q->pool, "GET",
                        apr_pstrcat(q->pool, "/volumes", filters_arg(q, filters, "?"), NULL), NULL) != APR_SUCCESS) {
         return dp_send_problem(q, prob);
@@ -777,9 +794,10 @@ static int volumes_inspect(dp_req_t *q)
     dp_problem_t *prob = NULL;
 
     if (volume_name(&path, &prob, q) != APR_SUCCESS
-        || dp_docker_call(&v, NULL, &prob, Q_DOCKER(q), q->pool, "GET", path, NULL) != APR_SUCCESS) {
+        || dp_owner_volume(&v, &prob, q, apr_table_get(q->params, "name")) != APR_SUCCESS) {
         return send_problem(q, prob, "volume_not_found");
     }
+    (void)path;
     return dp_send_json(q, 200, v);
 }
 
@@ -814,6 +832,9 @@ static int volumes_create(dp_req_t *q)
     const char *name = NULL, *driver = "local";
     dp_problem_t *prob = NULL;
     dp_dk_policy_t pol;
+    dp_dk_usage_t add = { 0, 0, 0, 1 };
+    apr_status_t rv;
+    int locked = 0;
 
     conf_policy(&pol, q);
     if (dp_read_json(&in, &prob, q, 0) != APR_SUCCESS
@@ -838,7 +859,23 @@ static int volumes_create(dp_req_t *q)
     dp_json_set_str(body, "Name", name ? name : "");
     dp_json_set_str(body, "Driver", driver);
     if (dp_dk_stamp_labels(&prob, q->pool, body, q->key ? q->key->name : "") != APR_SUCCESS
-        || dp_docker_call(&vol, NULL, &prob, Q_DOCKER(q), q->pool, "POST", "/volumes/create", body) != APR_SUCCESS) {
+        || dp_owner_quota_begin(&locked, &prob, q, &add) != APR_SUCCESS) {
+        return dp_send_problem(q, prob);
+    }
+    if (name && dp_owner(q)) {
+        /* the engine answers an existing volume of that name as created: never another's */
+        json_object *old = NULL;
+        int status = 0;
+        if (dp_docker_call(&old, &status, &prob, Q_DOCKER(q), q->pool, "GET",
+                           apr_pstrcat(q->pool, "/volumes/", dp_url_encode(q->pool, name), NULL), NULL)
+            == APR_SUCCESS && !dp_dk_owned(dp_json_get(old, "Labels"), dp_owner(q))) {
+            dp_owner_quota_end(q, locked);
+            return dp_fail(q, 409, "volume_exists", "a volume named '%s' exists and is not this key's", name);
+        }
+    }
+    rv = dp_docker_call(&vol, NULL, &prob, Q_DOCKER(q), q->pool, "POST", "/volumes/create", body);
+    dp_owner_quota_end(q, locked);
+    if (rv != APR_SUCCESS) {
         return dp_send_problem(q, prob);
     }
     if (dp_json_get_str(vol, "Name")) {
@@ -856,6 +893,7 @@ static int volumes_delete(dp_req_t *q)
 
     if (volume_name(&path, &prob, q) != APR_SUCCESS
         || dp_query_bool(&force, &prob, q, "force", 0) != APR_SUCCESS
+        || (dp_owner(q) && dp_owner_volume(NULL, &prob, q, apr_table_get(q->params, "name")) != APR_SUCCESS)
         || dp_docker_call(NULL, NULL, &prob, Q_DOCKER(q), q->pool, "DELETE",
                           apr_pstrcat(q->pool, path, "?force=", flag(force), NULL), NULL) != APR_SUCCESS) {
         if (prob && prob->status == 409) {

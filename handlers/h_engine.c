@@ -10,6 +10,7 @@
 #include "dp_glue.h"
 #include "h_engine.h"
 #include "dp_dk_misc.h"
+#include "h_owner.h"
 
 /* ------------------------------------------------------------------------------------------ */
 /* shared helpers */
@@ -102,7 +103,14 @@ static int networks_list(dp_req_t *q)
     json_object *list = NULL;
     dp_problem_t *prob = NULL;
 
-    if (dp_engine_call(&list, NULL, &prob, q, "GET", "/networks", NULL) != APR_SUCCESS) {
+    const char *path = "/networks";
+
+    if (dp_owner(q)) {   /* a non-admin key lists its own */
+        json_object *f = dp_json_object(q->pool);
+        dp_dk_owner_filters_add(f, q->pool, dp_owner(q));
+        path = apr_pstrcat(q->pool, path, "?filters=", dp_url_encode(q->pool, dp_json_str(q->pool, f)), NULL);
+    }
+    if (dp_engine_call(&list, NULL, &prob, q, "GET", path, NULL) != APR_SUCCESS) {
         return dp_send_problem(q, prob);
     }
     return dp_engine_send_items(q, list);
@@ -118,8 +126,7 @@ static int networks_inspect(dp_req_t *q)
     if (id == NULL) {
         return OK;
     }
-    if (dp_engine_call(&o, NULL, &prob, q, "GET", apr_pstrcat(q->pool, "/networks/", dp_url_encode(q->pool, id), NULL),
-                       NULL) != APR_SUCCESS) {
+    if (dp_owner_network(&o, &prob, q, id) != APR_SUCCESS) {
         return send_lookup_problem(q, prob, "network_not_found");
     }
     return dp_send_json(q, 200, o);
@@ -209,7 +216,8 @@ static int networks_create(dp_req_t *q)
         json_object_object_add(ipam, "Config", cfgs);
         json_object_object_add(d, "IPAM", ipam);
     }
-    if (dp_engine_call(&res, NULL, &prob, q, "POST", "/networks/create", d) != APR_SUCCESS) {
+    if (dp_owner_stamp(&prob, q, d) != APR_SUCCESS
+        || dp_engine_call(&res, NULL, &prob, q, "POST", "/networks/create", d) != APR_SUCCESS) {
         return dp_send_problem(q, prob);
     }
     out = dp_json_object(q->pool);
@@ -230,6 +238,15 @@ static int networks_delete(dp_req_t *q)
 
     if (id == NULL) {
         return OK;
+    }
+    if (dp_owner(q)) {
+        json_object *net = NULL;
+        if (dp_owner_network(&net, &prob, q, id) != APR_SUCCESS) {
+            return send_lookup_problem(q, prob, "network_not_found");
+        }
+        if (dp_json_get_str(net, "Id")) {
+            id = dp_json_get_str(net, "Id");   /* act on what was checked, not on a name again */
+        }
     }
     if (dp_engine_call(NULL, &status, &prob, q, "DELETE", apr_pstrcat(q->pool, "/networks/", dp_url_encode(q->pool, id), NULL),
                        NULL) != APR_SUCCESS) {
@@ -278,6 +295,22 @@ static int networks_attach(dp_req_t *q, int connect)
     }
     if (ip && (!dp_dk_ip_ok(ip, &fam) || fam != 4)) {
         return dp_fail(q, 422, "invalid_value", "the field 'ipv4_address' must be an IPv4 address");
+    }
+    if (dp_owner(q)) {
+        /* a non-admin key joins and parts only its own containers and its own networks, and
+         * acts on the ids it checked (not on names resolved again) */
+        const char *cid;
+        json_object *own = NULL;
+        if (dp_owner_network(&own, &prob, q, id) != APR_SUCCESS) {
+            return send_lookup_problem(q, prob, "network_not_found");
+        }
+        if (dp_owner_container(&cid, NULL, &prob, q, container) != APR_SUCCESS) {
+            return send_lookup_problem(q, prob, "container_not_found");
+        }
+        if (dp_json_get_str(own, "Id")) {
+            id = dp_json_get_str(own, "Id");
+        }
+        container = cid;
     }
     d = dp_json_object(q->pool);
     dp_json_set_str(d, "Container", container);
@@ -367,9 +400,47 @@ static int system_info(dp_req_t *q)
     return pass_through(q, "/info");
 }
 
+/* Keeps the members of the array o[key] whose labels (at lkey) the key owns. */
+static void keep_owned(dp_req_t *q, json_object *o, const char *key, const char *lkey)
+{
+    json_object *in = dp_json_get(o, key), *out;
+    apr_size_t i;
+
+    if (in == NULL || !json_object_is_type(in, json_type_array)) {
+        return;
+    }
+    out = json_object_new_array();
+    for (i = 0; i < json_object_array_length(in); ++i) {
+        json_object *e = json_object_array_get_idx(in, i);
+        if (dp_dk_owned(dp_json_get(e, lkey), dp_owner(q))) {
+            json_object_array_add(out, json_object_get(e));
+        }
+    }
+    json_object_object_add(o, key, out);
+}
+
+/* GET /system/df: Docker's answer for admin; for other keys only their own containers,
+ * volumes and (labelled) images, no build cache and no host-wide layer total. */
 static int system_df(dp_req_t *q)
 {
-    return pass_through(q, "/system/df");
+    json_object *o = NULL;
+    dp_problem_t *prob = NULL;
+
+    if (dp_owner(q) == NULL) {
+        return pass_through(q, "/system/df");
+    }
+    if (dp_engine_call(&o, NULL, &prob, q, "GET", "/system/df", NULL) != APR_SUCCESS) {
+        return dp_send_problem(q, prob);
+    }
+    if (o == NULL || !json_object_is_type(o, json_type_object)) {
+        return dp_fail(q, 502, "docker_bad_response", "the Docker engine's df answer is not an object");
+    }
+    keep_owned(q, o, "Containers", "Labels");
+    keep_owned(q, o, "Volumes", "Labels");
+    keep_owned(q, o, "Images", "Labels");
+    json_object_object_add(o, "BuildCache", json_object_new_array());
+    json_object_object_del(o, "LayersSize");
+    return dp_send_json(q, 200, o);
 }
 
 /* POST /system/prune: the kinds asked for (docker system prune's defaults: images dangling
@@ -390,6 +461,7 @@ static int system_prune(dp_req_t *q)
     json_object *body, *out;
     dp_problem_t *prob = NULL;
     apr_int64_t total = 0;
+    const char *owner = dp_owner(q), *path;
     size_t i;
 
     q->target = "system";
@@ -402,6 +474,11 @@ static int system_prune(dp_req_t *q)
         if (dp_json_field_bool(&on, &prob, q->pool, body, kinds[i].key, 0) != APR_SUCCESS) {
             return dp_send_problem(q, prob);
         }
+        if (on && owner && !strcmp(kinds[i].key, "build_cache")) {
+            /* the build cache has no owner: only admin prunes it */
+            prob = dp_problem_make(q->pool, 403, "policy_denied", "build_cache: only an admin key prunes the build cache");
+            return dp_send_problem(q, dp_problem_add(prob, q->pool, "field", json_object_new_string("build_cache")));
+        }
     }
     out = dp_json_object(q->pool);
     for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); ++i) {
@@ -412,7 +489,20 @@ static int system_prune(dp_req_t *q)
         if (!on) {
             continue;
         }
-        if (dp_engine_call(&res, NULL, &prob, q, "POST", kinds[i].path, NULL) != APR_SUCCESS) {
+        path = kinds[i].path;
+        if (owner) {
+            /* a non-admin key prunes only its own (label filter; images: its dangling ones) */
+            json_object *f = dp_json_object(q->pool);
+            dp_dk_owner_filters_add(f, q->pool, owner);
+            if (!strcmp(kinds[i].key, "images")) {
+                json_object *d = json_object_new_array();
+                json_object_array_add(d, json_object_new_string("true"));
+                json_object_object_add(f, "dangling", d);
+                path = "/images/prune";
+            }
+            path = apr_pstrcat(q->pool, path, "?filters=", dp_url_encode(q->pool, dp_json_str(q->pool, f)), NULL);
+        }
+        if (dp_engine_call(&res, NULL, &prob, q, "POST", path, NULL) != APR_SUCCESS) {
             if (prob) {
                 dp_problem_add(prob, q->pool, "done", json_object_get(out));
             }

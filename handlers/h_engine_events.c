@@ -9,6 +9,7 @@
 #include "h_stream.h"
 #include "dp_dk_misc.h"
 #include "dp_dk_progress.h"
+#include "h_owner.h"
 
 #define EVENTS_MAX_LINE (256 * 1024)
 
@@ -79,9 +80,19 @@ int dp_system_events(dp_req_t *q)
     }
     if (since) path = apr_pstrcat(q->pool, path, "since=", dp_url_encode(q->pool, since), "&", NULL);
     if (until) path = apr_pstrcat(q->pool, path, "until=", dp_url_encode(q->pool, until), "&", NULL);
-    if (type) {
-        path = apr_pstrcat(q->pool, path, "filters=",
-                           dp_url_encode(q->pool, apr_psprintf(q->pool, "{\"type\":[\"%s\"]}", type)), NULL);
+    if (type || dp_owner(q)) {
+        json_object *f = dp_json_object(q->pool);
+        if (type) {
+            json_object *t = json_object_new_array();
+            json_object_array_add(t, json_object_new_string(type));
+            json_object_object_add(f, "type", t);
+        }
+        if (dp_owner(q)) {
+            /* a non-admin key sees the events of its labelled objects (the engine matches the
+             * label filter on the event's attributes: container and image events carry labels) */
+            dp_dk_owner_filters_add(f, q->pool, dp_owner(q));
+        }
+        path = apr_pstrcat(q->pool, path, "filters=", dp_url_encode(q->pool, dp_json_str(q->pool, f)), NULL);
     }
     /* an unreachable engine is a plain 503 before any output */
     if (dp_docker_version(&version, &prob, q->proc->docker, q->pool) != APR_SUCCESS) {

@@ -8,6 +8,7 @@
 
 #include "dp_auth.h"
 #include "dp_util.h"
+#include "dp_dk_policy.h"
 
 struct dp_keyring_t {
     apr_array_header_t *keys;  /* of dp_key_t */
@@ -106,6 +107,110 @@ static int unhex32(unsigned char out[32], const char *s)
     return s[64] == '\0';
 }
 
+/* Sets every member of q to DP_QUOTA_UNSET. */
+void dp_quota_unset(dp_quota_t *q)
+{
+    q->containers = q->memory = q->nanocpus = q->volumes = DP_QUOTA_UNSET;
+}
+
+/* Parses a count 0..1000000 (all digits). */
+static apr_status_t parse_count(apr_int64_t *pv, const char *s)
+{
+    apr_int64_t v = 0;
+    apr_size_t i;
+
+    for (i = 0; s[i]; ++i) {
+        if (!apr_isdigit(s[i]) || i >= 7) {
+            return APR_EINVAL;
+        }
+        v = v * 10 + (s[i] - '0');
+    }
+    if (i == 0 || v > 1000000) {
+        return APR_EINVAL;
+    }
+    *pv = v;
+    return APR_SUCCESS;
+}
+
+/* Parses a CPU count "2", "0.5", "1.25" (at most 9 fraction digits, at most 1024) in nanocpus. */
+static apr_status_t parse_cpus(apr_int64_t *pv, const char *s)
+{
+    apr_int64_t whole = 0, frac = 0;
+    apr_size_t i = 0, nd = 0, nf = 0;
+
+    for (; apr_isdigit(s[i]) && nd < 5; ++i, ++nd) {
+        whole = whole * 10 + (s[i] - '0');
+    }
+    if (nd == 0) {
+        return APR_EINVAL;
+    }
+    if (s[i] == '.') {
+        for (++i; apr_isdigit(s[i]) && nf < 9; ++i, ++nf) {
+            frac = frac * 10 + (s[i] - '0');
+        }
+        if (nf == 0) {
+            return APR_EINVAL;
+        }
+    }
+    if (s[i] != '\0' || whole > 1024) {
+        return APR_EINVAL;
+    }
+    for (; nf < 9; ++nf) {
+        frac *= 10;
+    }
+    *pv = whole * 1000000000 + frac;
+    return *pv <= APR_INT64_C(1024000000000) ? APR_SUCCESS : APR_EINVAL;
+}
+
+/* Parses one quota item into q. */
+apr_status_t dp_quota_parse_item(dp_quota_t *q, const char *item)
+{
+    const char *eq = item ? strchr(item, '=') : NULL;
+    const char *v;
+    apr_size_t n;
+    apr_int64_t val = 0, *dst;
+    apr_status_t rv = APR_SUCCESS;
+
+    if (eq == NULL || eq[1] == '\0') {
+        return APR_EINVAL;
+    }
+    n = (apr_size_t)(eq - item);
+    v = eq + 1;
+    if (n == 10 && !strncmp(item, "containers", n)) dst = &q->containers;
+    else if (n == 7 && !strncmp(item, "volumes", n)) dst = &q->volumes;
+    else if (n == 6 && !strncmp(item, "memory", n)) dst = &q->memory;
+    else if (n == 4 && !strncmp(item, "cpus", n)) dst = &q->nanocpus;
+    else return APR_EINVAL;
+    if (strcmp(v, "unlimited")) {
+        rv = dst == &q->memory ? dp_dk_parse_memory(&val, v)
+           : dst == &q->nanocpus ? parse_cpus(&val, v) : parse_count(&val, v);
+    }
+    if (rv == APR_SUCCESS) {
+        *dst = val;
+    }
+    return rv;
+}
+
+/* Splits the rest of a key line into scopes and quota items. */
+static apr_status_t parse_rest(unsigned *pscopes, dp_quota_t *q, apr_pool_t *p, char *rest)
+{
+    char *last = NULL, *tok;
+    const char *scopes = "";
+
+    dp_quota_unset(q);
+    for (tok = apr_strtok(rest, " \t\r\n", &last); tok; tok = apr_strtok(NULL, " \t\r\n", &last)) {
+        if (strchr(tok, '=')) {
+            if (dp_quota_parse_item(q, tok) != APR_SUCCESS) {
+                return APR_EINVAL;
+            }
+        }
+        else {
+            scopes = apr_pstrcat(p, scopes, " ", tok, NULL);
+        }
+    }
+    return dp_scopes_parse(pscopes, scopes);
+}
+
 /* Reads the key file at path into p. */
 apr_status_t dp_keyring_load(dp_keyring_t **pkr, const char **perr, apr_pool_t *p, const char *path)
 {
@@ -135,8 +240,9 @@ apr_status_t dp_keyring_load(dp_keyring_t **pkr, const char **perr, apr_pool_t *
         k = apr_array_push(kr->keys);
         if (!dp_is_safe_token(name, 64) || hash == NULL || strncmp(hash, "sha256:", 7) != 0
             || !unhex32(k->hash, hash + 7) || scopes == NULL
-            || dp_scopes_parse(&k->scopes, scopes) != APR_SUCCESS || k->scopes == 0) {
-            *perr = apr_psprintf(p, "%s line %d: expected 'NAME sha256:<64 hex> SCOPE[,SCOPE]' "
+            || parse_rest(&k->scopes, &k->quota, p, scopes) != APR_SUCCESS || k->scopes == 0) {
+            *perr = apr_psprintf(p, "%s line %d: expected 'NAME sha256:<64 hex> SCOPE[,SCOPE] "
+                                 "[containers=N] [memory=SIZE] [cpus=N] [volumes=N]' "
                                  "with scopes from docker:read docker:write payments:read "
                                  "payments:write admin", path, lineno);
             rv = APR_EINVAL;
@@ -179,15 +285,26 @@ int dp_keyring_count(const dp_keyring_t *kr)
 
 /* Mints a random key and its key-file line. */
 apr_status_t dp_key_mint(const char **ptoken, const char **pline, apr_pool_t *p,
-                         const char *name, const char *scopes)
+                         const char *name, const char *scopes, const char *quotas)
 {
     char rnd[65], hash[65];
     unsigned bits;
-    const char *token;
+    const char *token, *qline = "";
     apr_status_t rv;
 
     if (!dp_is_safe_token(name, 64)) {
         return APR_EINVAL;
+    }
+    if (quotas) {
+        char *last = NULL, *tok, *copy = apr_pstrdup(p, quotas);
+        dp_quota_t q;
+        dp_quota_unset(&q);
+        for (tok = apr_strtok(copy, " \t,", &last); tok; tok = apr_strtok(NULL, " \t,", &last)) {
+            if (dp_quota_parse_item(&q, tok) != APR_SUCCESS) {
+                return APR_EINVAL;
+            }
+            qline = apr_pstrcat(p, qline, " ", tok, NULL);
+        }
     }
     if ((rv = dp_scopes_parse(&bits, scopes)) != APR_SUCCESS || bits == 0) {
         return APR_EINVAL;
@@ -198,6 +315,6 @@ apr_status_t dp_key_mint(const char **ptoken, const char **pline, apr_pool_t *p,
     token = apr_pstrcat(p, "dpk_", rnd, NULL);
     dp_sha256_hex(hash, token, strlen(token));
     *ptoken = token;
-    *pline = apr_psprintf(p, "%s sha256:%s %s", name, hash, dp_scopes_str(p, bits));
+    *pline = apr_psprintf(p, "%s sha256:%s %s%s", name, hash, dp_scopes_str(p, bits), qline);
     return APR_SUCCESS;
 }

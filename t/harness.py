@@ -399,12 +399,15 @@ class Stack:
     def mint_keys(self):
         keygen = os.path.join(self.build, "dockpay-keygen")
         lines = []
-        for name, scopes in [("admin", "admin"), ("docker_read", "docker:read"),
-                             ("docker_write", "docker:read,docker:write"),
-                             ("docker_write2", "docker:read,docker:write"),  # a second owner
-                             ("payments_read", "payments:read"),
-                             ("payments_write", "payments:read,payments:write")]:
-            out = subprocess.run([keygen, "-q", name, scopes], check=True, capture_output=True,
+        for name, scopes, *quotas in [("admin", "admin"), ("docker_read", "docker:read"),
+                                      ("docker_write", "docker:read,docker:write"),
+                                      ("docker_write2", "docker:read,docker:write"),  # a second owner
+                                      # a key with small quotas (test_attacks_owner.py)
+                                      ("docker_quota", "docker:read,docker:write",
+                                       "containers=2", "memory=96m", "volumes=1"),
+                                      ("payments_read", "payments:read"),
+                                      ("payments_write", "payments:read,payments:write")]:
+            out = subprocess.run([keygen, "-q", name, scopes, *quotas], check=True, capture_output=True,
                                  text=True).stdout.split("\n")
             self.keys[name] = out[0]
             lines.append(out[1])

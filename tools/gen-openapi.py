@@ -701,7 +701,11 @@ OPS = {
                     "namespaces, `cap_add`, devices, bind mounts outside `DockpayBindAllow` (the Docker "
                     "socket never), security options and sysctls are refused with 403 `policy_denied` unless "
                     "a directive relaxes them. The container is labelled `dockpay.managed=true` and `dockpay.key=<key name>`. If `start=true` "
-                    "and the start fails, the container stays created and the problem carries its `id`.",
+                    "and the start fails, the container stays created and the problem carries its `id`. "
+                    "A non-admin key may name only its own networks, containers (`container:` modes) and "
+                    "volumes (403 `policy_denied` otherwise); a new named volume is created first with its "
+                    "labels. Per-key quotas (containers, memory, cpus, volumes) are checked first: 403 "
+                    "`quota_exceeded` with `quota`, `used` and `limit`, nothing created.",
         params=[qbool("start", False, "Start the container after creating it"),
                 qbool("pull", False, "Pull the image first when it is not present")],
         body=body_json({"oneOf": [ref("ContainerCreateSimple"), ref("ContainerCreateRaw")]}, examples={
@@ -893,10 +897,14 @@ OPS.update({
         tag="volumes", summary="Create a volume",
         body=body_json(ref("VolumeCreateRequest"), examples={
             "named": {"value": {"name": "data", "labels": {"app": "web"}}}}),
+        description="The volume is labelled `dockpay.managed=true` and `dockpay.key=<key name>`; the key's "
+                    "volumes quota applies (403 `quota_exceeded`).",
         responses={201: ok("Created: Docker's volume object.", ref("DockerObject"))},
         errors=errs((400, E400_B),
-                    (403, e403("docker:write", ", or a bind-type volume outside `DockpayBindAllow` "
-                                               "(`policy_denied`)")),
+                    (403, e403("docker:write", ", a bind-type volume outside `DockpayBindAllow` "
+                                               "(`policy_denied`), or the key's volumes quota "
+                                               "(`quota_exceeded`)")),
+                    (409, err(409, "A volume of that name belongs to another owner (`volume_exists`).")),
                     (413, E413), (415, E415),
                     (422, err(422, "The name or a driver option is invalid (`invalid_value`).")),
                     docker=True)),
@@ -984,12 +992,15 @@ OPS.update({
         errors=errs((400, E400_Q), docker=True)),
     "system.df": dict(
         tag="system", summary="Docker disk usage",
+        description="Admin keys get Docker's answer; other keys only their own containers, volumes and "
+                    "labelled images, an empty `BuildCache` and no `LayersSize`.",
         responses={200: ok("Docker's disk usage object.", ref("DockerObject"))},
         errors=errs((400, E400_Q), docker=True)),
     "system.prune": dict(
         tag="system", summary="Prune unused objects",
         description="Prunes the chosen kinds in order; if one fails, the problem carries what was already "
-                    "done in `done`.",
+                    "done in `done`. A non-admin key prunes only its own containers, networks, volumes and "
+                    "dangling labelled images; `build_cache` is admin only (403 `policy_denied`).",
         body=body_json(ref("PruneRequest"), required=False, examples={
             "defaults": {"value": {"containers": True, "images": True, "volumes": False, "networks": True,
                                    "build_cache": False}}}),

@@ -97,8 +97,10 @@ def test_list_filters(api, stack, made):
 
 
 def test_env_values_hidden_without_admin_scope(api, stack, made):
-    c = create(api, made, env={"DB_PASSWORD": "hunter2", "MODE": "x=y"})
-    r = api.get(f"/containers/{c['id']}", key=stack.keys["docker_read"])
+    c = create(api, made, key=stack.keys["docker_write"], env={"DB_PASSWORD": "hunter2", "MODE": "x=y"})
+    # a read-only key owns nothing: it cannot see another key's container at all
+    assert_problem(api.get(f"/containers/{c['id']}", key=stack.keys["docker_read"]), 404, "container_not_found")
+    r = api.get(f"/containers/{c['id']}", key=stack.keys["docker_write"])   # the owner, not admin
     assert r.status_code == 200, r.text
     env = r.json()["Config"]["Env"]
     assert "DB_PASSWORD=***" in env and "MODE=***" in env

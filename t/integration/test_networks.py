@@ -28,7 +28,8 @@ def test_network_lifecycle_with_a_running_container(api, stack):
         r = api.get("/networks/dpnet-b")
         assert r.status_code == 200, r.text
         info = r.json()
-        assert info["Id"] == net_id and info["Internal"] is True and info["Labels"] == {"team": "qa"}
+        assert info["Id"] == net_id and info["Internal"] is True
+        assert info["Labels"] == {"team": "qa", "dockpay.managed": "true", "dockpay.key": "admin"}
         assert info["IPAM"]["Config"][0]["Subnet"] == "10.77.0.0/24"
         assert info["IPAM"]["Config"][0]["Gateway"] == "10.77.0.1"
         names = [n["Name"] for n in api.get("/networks").json()["items"]]
