@@ -884,7 +884,7 @@ static apr_status_t service_in(json_object **pout, ck_t *c, const char *name, js
             const char *e = json_object_get_string(json_object_array_get_idx(t, i));
             const char *colon = strchr(e, ':');
             const char *path = colon ? apr_pstrmemdup(c->p, e, (apr_size_t)(colon - e)) : e;
-            if (!cpath_ok(path) || (colon && strspn(colon + 1, "abcdefghijklmnopqrstuvwxyz0123456789=,") != strlen(colon + 1))) {
+            if (!cpath_ok(path) || (colon && strspn(colon + 1, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789=,") != strlen(colon + 1))) {
                 json_object_put(t);
                 return BAD(c, at_i(c, at(c, base, "tmpfs"), i), "must be an absolute path with optional size/mode options");
             }

@@ -56,6 +56,24 @@ static int word_in(const char *s, const char *const *list)
     return 0;
 }
 
+/* True when s[0..n) has no DEL, no C1 control, no NEL/LS/PS line break and no U+FFFE/U+FFFF:
+ * characters that a YAML reader would refuse or fold when the document is written back as
+ * JSON (json-c escapes only the C0 controls). */
+static int printable(const char *s, apr_size_t n)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    apr_size_t i;
+
+    for (i = 0; i < n; ++i) {
+        if (u[i] == 0x7f || (u[i] == 0xc2 && i + 1 < n && u[i + 1] >= 0x80 && u[i + 1] <= 0x9f)
+            || (u[i] == 0xe2 && i + 2 < n && u[i + 1] == 0x80 && (u[i + 2] == 0xa8 || u[i + 2] == 0xa9))
+            || (u[i] == 0xef && i + 2 < n && u[i + 1] == 0xbf && (u[i + 2] == 0xbe || u[i + 2] == 0xbf))) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 /* Resolves a plain scalar: *pnull set for null; otherwise a new json object. */
 static json_object *resolve_plain(const char *v, apr_size_t n, int *pnull)
 {
@@ -277,6 +295,9 @@ static apr_status_t on_event(st_t *s, yaml_event_t *ev)
         json_object *v = NULL;
         int isnull;
         const char *text = apr_pstrmemdup(s->p, (const char *)ev->data.scalar.value, ev->data.scalar.length);
+        if (!printable(text, ev->data.scalar.length)) {
+            return fail(s, "invalid_yaml", "%s", "a control character or a Unicode line separator in a value");
+        }
         if ((rv = count(s, 1, ev->data.scalar.length)) != APR_SUCCESS
             || (rv = scalar_value(&v, &isnull, s, ev)) != APR_SUCCESS) {
             return rv;

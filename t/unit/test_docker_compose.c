@@ -119,6 +119,12 @@ START_TEST(yaml_bounds_and_refusals)
     ck_assert_str_eq(yaml_err("? [a]\n: 1\n")->code, "invalid_yaml");
     ck_assert_ptr_nonnull(strstr(yaml_err("a: [1, 2\n")->detail, "line"));
     ck_assert_str_eq(yaml_err("a: \"\\x\"\n")->code, "invalid_yaml");
+    /* fuzz_compose regression: characters a YAML reader refuses or folds once written back as JSON */
+    ck_assert_str_eq(yaml_err("\"\\x97\": 1\n")->code, "invalid_yaml");
+    ck_assert_str_eq(yaml_err("a: \"\\x7f\"\n")->code, "invalid_yaml");
+    ck_assert_str_eq(yaml_err("a: \"x\\u2028y\"\n")->code, "invalid_yaml");
+    ck_assert_str_eq(yaml_err("a: \"\\N\"\n")->code, "invalid_yaml");
+    ck_assert_str_eq(js(yaml("a: \"\\t\\u00e9\\x01\"\n")), "{\"a\":\"\\t\u00e9\\u0001\"}");
 }
 END_TEST
 
