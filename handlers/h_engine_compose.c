@@ -448,14 +448,16 @@ static apr_status_t ref_fail(dp_problem_t **pprob, dp_req_t *q, int status, cons
 
 /* Checks the volumes and networks the project would use: an existing one it would create must
  * carry the caller's key (admin: be managed) — 409 project_owned; an external one must exist
- * (422) and carry the caller's key (403 policy_denied; admin: any). */
-static apr_status_t up_refs_check(dp_problem_t **pprob, dp_req_t *q, const dp_dk_compose_plan_t *plan)
+ * (422) and carry the caller's key (403 policy_denied; admin: any); an external network of the
+ * host or null driver is 403 unless DockpayPolicyAllow host-namespaces (admin too). */
+static apr_status_t up_refs_check(dp_problem_t **pprob, dp_req_t *q, const dp_dk_compose_plan_t *plan,
+                                  const dp_dk_policy_t *pol)
 {
     int i;
 
     for (i = 0; i < plan->refs->nelts; ++i) {
         const dp_dk_compose_ref_t *r = &APR_ARRAY_IDX(plan->refs, i, dp_dk_compose_ref_t);
-        const char *kind = !strcmp(r->kind, "volume") ? "volumes" : "networks", *ename, *managed;
+        const char *kind = !strcmp(r->kind, "volume") ? "volumes" : "networks", *ename, *managed, *driver;
         json_object *o = NULL;
         int status = 0;
         apr_status_t rv;
@@ -473,6 +475,12 @@ static apr_status_t up_refs_check(dp_problem_t **pprob, dp_req_t *q, const dp_dk
             continue;  /* compose creates it, with our labels */
         }
         managed = label_of(o, DP_DK_LABEL_MANAGED);
+        driver = dp_json_get_str(o, "Driver");
+        if (r->external && !strcmp(kind, "networks") && driver && (!strcmp(driver, "host") || !strcmp(driver, "null"))
+            && !(pol->allow & DP_DK_ALLOW_HOST_NAMESPACES)) {
+            return ref_fail(pprob, q, 403, "policy_denied", r, "shares the host's network (or none): "
+                            "DockpayPolicyAllow host-namespaces");
+        }
         if (r->external) {
             if (!is_admin(q) && !owned(q, o)) {
                 return ref_fail(pprob, q, 403, "policy_denied", r, "does not belong to this key");
@@ -533,7 +541,7 @@ int dp_compose_up(dp_req_t *q)
         DP_LOG(q, APLOG_NOTICE, 0, "compose up refused: %s", prob->detail);
         return dp_send_problem(q, prob);
     }
-    if (up_owner_check(&prob, q, name) != APR_SUCCESS || up_refs_check(&prob, q, &plan) != APR_SUCCESS) {
+    if (up_owner_check(&prob, q, name) != APR_SUCCESS || up_refs_check(&prob, q, &plan, &pol) != APR_SUCCESS) {
         return dp_send_problem(q, prob);
     }
     /* quota check goes here: plan.need holds the containers, volumes, memory and NanoCpus the

@@ -996,6 +996,11 @@ static apr_status_t object_in(json_object **pout, ck_t *c, const char *kind, con
         if ((rv = only_keys(c, v, base, ext_keys, " (an external object takes only 'name')")) != APR_SUCCESS) return rv;
         ref->external = 1;
         ref->name = ename ? ename : name;
+        if (!vol && (!strcmp(ref->name, "host") || !strcmp(ref->name, "none"))
+            && !(c->pol->allow & DP_DK_ALLOW_HOST_NAMESPACES)) {
+            return DENY(c, base, "the engine's '%s' network is not allowed (DockpayPolicyAllow host-namespaces)",
+                        ref->name);
+        }
         json_object_object_add(o, "external", json_object_new_boolean(1));
         dp_json_set_str(o, "name", ref->name);
         return APR_SUCCESS;

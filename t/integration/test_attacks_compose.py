@@ -228,9 +228,11 @@ def test_a_volume_or_network_of_another_key_cannot_be_used(api, stack):
         yaml = svc(f"volumes:\n  x:\n    external:\n      name: {vol}\n")
         refused(stack, api.post("/compose", json={"project": p, "compose": yaml}, key=w, timeout=120), 403,
                 "policy_denied", "volumes.x")
+        # the engine's host network (network_mode: host in disguise): not even for admin
         yaml = svc("    networks: [n]\nnetworks:\n  n:\n    external: true\n    name: host\n")
-        refused(stack, api.post("/compose", json={"project": p, "compose": yaml}, key=w, timeout=120), 403,
-                "policy_denied", "networks.n")
+        for key in (w, stack.keys["admin"]):
+            refused(stack, api.post("/compose", json={"project": p, "compose": yaml}, key=key, timeout=120), 403,
+                    "policy_denied", "networks.n")
         # the project volume name already taken by another key
         yaml = svc("    volumes: ['data:/data']\nvolumes:\n  data: {}\n")
         refused(stack, api.post("/compose", json={"project": p, "compose": yaml}, key=w, timeout=120), 409,

@@ -1,9 +1,12 @@
 /* Unit tests: the YAML converter (shapes, anchors, merge keys, tags, bounds) and the compose
  * checker (the allow-list, every refused key, host paths in every YAML shape, interpolation,
  * labels, the normalised document, references and the quota needs). */
+#define _POSIX_C_SOURCE 200809L
 #include <string.h>
 #include <stdlib.h>
 #include <apr_strings.h>
+#include <apr_file_io.h>
+#include <apr_file_info.h>
 
 #include "check_dockpay.h"
 #include "dp_yaml.h"
@@ -308,6 +311,8 @@ START_TEST(compose_refused_keys)
     refused(SVC "networks:\n  n: {driver: macvlan}\n", 403, "policy_denied", "networks.n.driver");
     refused(SVC "networks:\n  n: {ipam: {config: [{subnet: 10.0.0.0/8}]}}\n", 403, "policy_denied", "networks.n.ipam");
     refused(SVC "networks:\n  n: {external: true, driver: bridge}\n", 403, "policy_denied", "networks.n.driver");
+    refused(SVC "networks:\n  n: {external: true, name: host}\n", 403, "policy_denied", "networks.n");
+    refused(SVC "networks:\n  default: {external: {name: none}}\n", 403, "policy_denied", "networks.default");
     refused("services: {}\nfoo: 1\n", 403, "policy_denied", "foo");
     /* malformed */
     refused("services:\n  web: {command: x}\n", 422, "invalid_value", "services.web.image");
@@ -378,6 +383,36 @@ START_TEST(compose_interpolation)
 }
 END_TEST
 
+START_TEST(compose_clean_dir_keeps_only_the_file)
+{
+    char tmpl[] = "/tmp/dp-compose-clean-XXXXXX";
+    const char *dir;
+    apr_dir_t *d;
+    apr_finfo_t fi;
+    int n = 0;
+
+    ck_assert_ptr_nonnull(mkdtemp(tmpl));
+    dir = tmpl;
+    ck_assert_int_eq(dp_dk_write_file(NULL, tp, dir, "docker-compose.yml", "{}", 2), APR_SUCCESS);
+    ck_assert_int_eq(dp_dk_write_file(NULL, tp, dir, ".env", "X=1\n", 4), APR_SUCCESS);
+    ck_assert_int_eq(apr_dir_make(apr_pstrcat(tp, dir, "/sub", NULL), APR_FPROT_UREAD | APR_FPROT_UWRITE
+                                  | APR_FPROT_UEXECUTE, tp), APR_SUCCESS);
+    ck_assert_int_eq(dp_dk_clean_dir(NULL, tp, dir, "docker-compose.yml"), APR_SUCCESS);
+    ck_assert_int_eq(apr_dir_open(&d, dir, tp), APR_SUCCESS);
+    while (apr_dir_read(&fi, APR_FINFO_NAME, d) == APR_SUCCESS) {
+        if (strcmp(fi.name, ".") && strcmp(fi.name, "..")) {
+            ck_assert_str_eq(fi.name, "docker-compose.yml");
+            ++n;
+        }
+    }
+    apr_dir_close(d);
+    ck_assert_int_eq(n, 1);
+    ck_assert_int_eq(dp_dk_clean_dir(NULL, tp, dir, NULL), APR_SUCCESS);
+    ck_assert_int_eq(apr_dir_remove(dir, tp), APR_SUCCESS);
+    ck_assert_int_eq(dp_dk_clean_dir(NULL, tp, "/nonexistent/dp-compose", NULL), APR_SUCCESS);
+}
+END_TEST
+
 TCase *tc_docker_compose(void)
 {
     TCase *tc = tcase_create("docker_compose");
@@ -388,5 +423,6 @@ TCase *tc_docker_compose(void)
     tcase_add_test(tc, compose_refused_keys);
     tcase_add_test(tc, compose_host_paths_in_every_shape);
     tcase_add_test(tc, compose_interpolation);
+    tcase_add_test(tc, compose_clean_dir_keeps_only_the_file);
     return tc;
 }
