@@ -1,5 +1,9 @@
 /* h_engine_compose: Compose projects. Listing and lifecycle work from the engine's labels;
- * "up" writes the posted file under DockpayComposeRoot and runs DockpayComposeCommand. */
+ * "up" checks the posted file (dp_dk_compose_check: YAML -> allow-listed JSON under the create
+ * policy), writes the normalised JSON alone into <DockpayComposeRoot>/<project>/ and runs
+ * DockpayComposeCommand on exactly that file. A project belongs to the key whose dockpay.key
+ * label its containers carry: other non-admin keys get 404 for it (409 on up), and nobody's
+ * up takes over a project made outside the API. */
 #include <string.h>
 #include <httpd.h>
 #include <apr_strings.h>
@@ -7,8 +11,66 @@
 #include "dp_glue.h"
 #include "h_engine.h"
 #include "dp_dk_compose.h"
+#include "dp_dk_policy.h"
 
 #define COMPOSE_FILE "docker-compose.yml"
+
+static int is_admin(dp_req_t *q)
+{
+    return q->key && (q->key->scopes & DP_SCOPE_ADMIN);
+}
+
+static const char *key_name(dp_req_t *q)
+{
+    return q->key ? q->key->name : "";
+}
+
+static const char *label_of(json_object *o, const char *k)
+{
+    return dp_json_get_str(dp_json_get(o, "Labels"), k);
+}
+
+/* True when the engine object o carries the caller's key label. */
+static int owned(dp_req_t *q, json_object *o)
+{
+    const char *k = label_of(o, DP_DK_LABEL_KEY);
+
+    return k && *k && !strcmp(k, key_name(q));
+}
+
+/* True when the caller may see and act on a project whose containers are cs: admin always;
+ * another key only when every container carries its key label. */
+static int may_act(dp_req_t *q, json_object *cs)
+{
+    size_t i;
+
+    if (is_admin(q)) {
+        return 1;
+    }
+    for (i = 0; cs && i < json_object_array_length(cs); ++i) {
+        if (!owned(q, json_object_array_get_idx(cs, i))) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* The members of list (networks or volumes) labelled dockpay.key=owner (any key when owner is
+ * NULL: the managed ones), as a new pool-owned array. */
+static json_object *with_key(dp_req_t *q, json_object *list, const char *owner)
+{
+    json_object *out = dp_json_array(q->pool);
+    size_t i;
+
+    for (i = 0; list && i < json_object_array_length(list); ++i) {
+        json_object *o = json_object_array_get_idx(list, i);
+        const char *k = label_of(o, DP_DK_LABEL_KEY);
+        if (k && *k && (owner == NULL || !strcmp(k, owner))) {
+            json_object_array_add(out, json_object_get(o));
+        }
+    }
+    return out;
+}
 
 /* Reads the {project} route parameter; NULL after sending a 404. */
 static const char *project_param(dp_req_t *q)
@@ -57,13 +119,17 @@ static apr_status_t project_load(json_object **pout, json_object **pcontainers, 
         != APR_SUCCESS) {
         return rv;
     }
-    if (cs == NULL || json_object_array_length(cs) == 0) {
+    if (cs == NULL || json_object_array_length(cs) == 0 || !may_act(q, cs)) {
         return dp_problem_fail(pprob, q->pool, 404, "project_not_found", "no container belongs to the compose project '%s'",
                                name);
     }
     if ((rv = labelled(&nets, pprob, q, "networks", name)) != APR_SUCCESS
         || (rv = labelled(&vols, pprob, q, "volumes", name)) != APR_SUCCESS) {
         return rv;
+    }
+    if (!is_admin(q)) {
+        nets = with_key(q, nets, key_name(q));
+        vols = with_key(q, vols, key_name(q));
     }
     groups = dp_dk_compose_group(q->pool, cs);
     if (json_object_array_length(groups) > 0) {
@@ -87,16 +153,37 @@ static apr_status_t project_load(json_object **pout, json_object **pcontainers, 
     return APR_SUCCESS;
 }
 
-/* GET /compose: the projects found from container labels. */
+/* GET /compose: the projects found from container labels; a non-admin key sees only the
+ * projects whose every container carries its key. */
 int dp_compose_list(dp_req_t *q)
 {
-    json_object *cs = NULL;
+    json_object *cs = NULL, *groups, *mine;
     dp_problem_t *prob = NULL;
+    apr_hash_t *foreign = apr_hash_make(q->pool);
+    size_t i;
 
     if (dp_engine_containers_by_label(&cs, &prob, q, DP_DK_COMPOSE_LABEL_PROJECT) != APR_SUCCESS) {
         return dp_send_problem(q, prob);
     }
-    return dp_engine_send_items(q, dp_dk_compose_group(q->pool, cs));
+    groups = dp_dk_compose_group(q->pool, cs);
+    if (is_admin(q)) {
+        return dp_engine_send_items(q, groups);
+    }
+    for (i = 0; cs && i < json_object_array_length(cs); ++i) {
+        json_object *c = json_object_array_get_idx(cs, i);
+        const char *pn = label_of(c, DP_DK_COMPOSE_LABEL_PROJECT);
+        if (pn && !owned(q, c)) {
+            apr_hash_set(foreign, pn, APR_HASH_KEY_STRING, pn);
+        }
+    }
+    mine = dp_json_array(q->pool);
+    for (i = 0; i < json_object_array_length(groups); ++i) {
+        json_object *g = json_object_array_get_idx(groups, i);
+        if (!apr_hash_get(foreign, dp_json_get_str(g, "name"), APR_HASH_KEY_STRING)) {
+            json_object_array_add(mine, json_object_get(g));
+        }
+    }
+    return dp_engine_send_items(q, mine);
 }
 
 /* GET /compose/{project}: the project with its containers, networks and volumes. */
@@ -151,7 +238,7 @@ static int compose_action(dp_req_t *q, const char *action)
                                       apr_pstrcat(q->pool, DP_DK_COMPOSE_LABEL_PROJECT, "=", name, NULL)) != APR_SUCCESS) {
         return dp_send_problem(q, prob);
     }
-    if (cs == NULL || json_object_array_length(cs) == 0) {
+    if (cs == NULL || json_object_array_length(cs) == 0 || !may_act(q, cs)) {
         return dp_fail(q, 404, "project_not_found", "no container belongs to the compose project '%s'", name);
     }
     ordered = dp_dk_compose_order(q->pool, cs, !strcmp(action, "stop"));
@@ -198,7 +285,10 @@ int dp_compose_restart(dp_req_t *q)
 }
 
 /* DELETE /compose/{project}: "down": stops and removes its containers (reverse order), then
- * removes its networks, and its volumes with ?volumes=true; a summary of what went. */
+ * removes its networks, and its volumes with ?volumes=true; a summary of what went. A
+ * non-admin key: 404 for a project with a container it does not own; only networks and
+ * volumes labelled with its key go. Admin: volumes go only when they carry the key label of
+ * the project's containers (any key when none is left), never an unlabelled one. */
 int dp_compose_down(dp_req_t *q)
 {
     const char *name = project_param(q), *label;
@@ -220,6 +310,18 @@ int dp_compose_down(dp_req_t *q)
         || labelled(&nets, &prob, q, "networks", name) != APR_SUCCESS
         || (volumes && labelled(&vols, &prob, q, "volumes", name) != APR_SUCCESS)) {
         return dp_send_problem(q, prob);
+    }
+    if (!may_act(q, cs)) {
+        return dp_fail(q, 404, "project_not_found", "nothing belongs to the compose project '%s'", name);
+    }
+    if (!is_admin(q)) {
+        nets = with_key(q, nets, key_name(q));
+        vols = vols ? with_key(q, vols, key_name(q)) : NULL;
+    }
+    else if (vols) {
+        const char *owner = cs && json_object_array_length(cs) > 0
+                            ? label_of(json_object_array_get_idx(cs, 0), DP_DK_LABEL_KEY) : NULL;
+        vols = with_key(q, vols, owner && *owner ? owner : NULL);
     }
     if ((cs == NULL || json_object_array_length(cs) == 0) && json_object_array_length(nets) == 0
         && (vols == NULL || json_object_array_length(vols) == 0)) {
@@ -287,9 +389,116 @@ int dp_compose_down(dp_req_t *q)
     return dp_send_json(q, 200, out);
 }
 
-/* POST /compose: "up" {"project","compose"}: checks the name and the file (403 for refused
- * settings), writes <root>/<project>/docker-compose.yml, runs "<command> -p <project> -f <file>
- * up -d" with a time limit; 422 compose_failed / 504 compose_timeout with the output, else
+/* The create policy of this server (as POST /containers applies it). */
+static void conf_policy(dp_dk_policy_t *pol, dp_req_t *q)
+{
+    int a = dp_conf_int(q->conf->policy_allow, 0);
+
+    pol->allow = ((a & DP_ALLOW_PRIVILEGED) ? DP_DK_ALLOW_PRIVILEGED : 0)
+                 | ((a & DP_ALLOW_HOST_NAMESPACES) ? DP_DK_ALLOW_HOST_NAMESPACES : 0)
+                 | ((a & DP_ALLOW_DEVICES) ? DP_DK_ALLOW_DEVICES : 0)
+                 | ((a & DP_ALLOW_SECURITY_OPT) ? DP_DK_ALLOW_SECURITY_OPT : 0)
+                 | ((a & DP_ALLOW_SYSCTLS) ? DP_DK_ALLOW_SYSCTLS : 0);
+    pol->caps = q->conf->cap_allow;
+    pol->binds = q->conf->bind_allow;
+    pol->socket = dp_docker_socket(q->proc->docker);
+}
+
+/* Refuses an up over a project the caller may not take: containers of another key or of
+ * nobody (non-admin), or containers not created through the API (anyone): 409 project_owned. */
+static apr_status_t up_owner_check(dp_problem_t **pprob, dp_req_t *q, const char *name)
+{
+    json_object *cs = NULL;
+    size_t i;
+    apr_status_t rv;
+
+    if ((rv = dp_engine_containers_by_label(&cs, pprob, q,
+                                            apr_pstrcat(q->pool, DP_DK_COMPOSE_LABEL_PROJECT, "=", name, NULL)))
+        != APR_SUCCESS) {
+        return rv;
+    }
+    for (i = 0; cs && i < json_object_array_length(cs); ++i) {
+        json_object *c = json_object_array_get_idx(cs, i);
+        const char *managed = label_of(c, DP_DK_LABEL_MANAGED);
+        if (managed == NULL || strcmp(managed, "true")) {
+            return dp_problem_fail(pprob, q->pool, 409, "project_owned", "the compose project '%s' has containers that "
+                                   "were not created through this API; choose another project name", name);
+        }
+        if (!is_admin(q) && !owned(q, c)) {
+            return dp_problem_fail(pprob, q->pool, 409, "project_owned", "the compose project name '%s' is taken; "
+                                   "choose another project name", name);
+        }
+    }
+    return APR_SUCCESS;
+}
+
+/* A problem naming the reference's field: "FIELD: the external volume 'x' WHAT". */
+static apr_status_t ref_fail(dp_problem_t **pprob, dp_req_t *q, int status, const char *code,
+                             const dp_dk_compose_ref_t *r, const char *what)
+{
+    dp_problem_t *prob = dp_problem_make(q->pool, status, code, "%s: the external %s '%s' %s", r->field, r->kind,
+                                         r->name, what);
+
+    dp_problem_add(prob, q->pool, "field", json_object_new_string(r->field));
+    if (pprob) {
+        *pprob = prob;
+    }
+    return DP_EPROBLEM;
+}
+
+/* Checks the volumes and networks the project would use: an existing one it would create must
+ * carry the caller's key (admin: be managed) — 409 project_owned; an external one must exist
+ * (422) and carry the caller's key (403 policy_denied; admin: any); an external network of the
+ * host or null driver is 403 unless DockpayPolicyAllow host-namespaces (admin too). */
+static apr_status_t up_refs_check(dp_problem_t **pprob, dp_req_t *q, const dp_dk_compose_plan_t *plan,
+                                  const dp_dk_policy_t *pol)
+{
+    int i;
+
+    for (i = 0; i < plan->refs->nelts; ++i) {
+        const dp_dk_compose_ref_t *r = &APR_ARRAY_IDX(plan->refs, i, dp_dk_compose_ref_t);
+        const char *kind = !strcmp(r->kind, "volume") ? "volumes" : "networks", *ename, *managed, *driver;
+        json_object *o = NULL;
+        int status = 0;
+        apr_status_t rv;
+
+        rv = dp_engine_call(&o, &status, pprob, q, "GET",
+                            apr_pstrcat(q->pool, "/", kind, "/", dp_url_encode(q->pool, r->name), NULL), NULL);
+        ename = dp_json_get_str(o, "Name");
+        if (rv != APR_SUCCESS && status != 404) {
+            return rv;
+        }
+        if (rv != APR_SUCCESS || ename == NULL || strcmp(ename, r->name)) {
+            if (r->external) {
+                return ref_fail(pprob, q, 422, "invalid_value", r, "does not exist");
+            }
+            continue;  /* compose creates it, with our labels */
+        }
+        managed = label_of(o, DP_DK_LABEL_MANAGED);
+        driver = dp_json_get_str(o, "Driver");
+        if (r->external && !strcmp(kind, "networks") && driver && (!strcmp(driver, "host") || !strcmp(driver, "null"))
+            && !(pol->allow & DP_DK_ALLOW_HOST_NAMESPACES)) {
+            return ref_fail(pprob, q, 403, "policy_denied", r, "shares the host's network (or none): "
+                            "DockpayPolicyAllow host-namespaces");
+        }
+        if (r->external) {
+            if (!is_admin(q) && !owned(q, o)) {
+                return ref_fail(pprob, q, 403, "policy_denied", r, "does not belong to this key");
+            }
+        }
+        else if (is_admin(q) ? (managed == NULL || strcmp(managed, "true")) : !owned(q, o)) {
+            return dp_problem_fail(pprob, q->pool, 409, "project_owned", "%s: the %s '%s' already exists and does not "
+                                   "belong to this key; choose another project name", r->field, r->kind, r->name);
+        }
+    }
+    return APR_SUCCESS;
+}
+
+/* POST /compose: "up" {"project","compose"}: checks the name and the file (dp_dk_compose_check:
+ * 403 policy_denied / 422), the project's ownership (409 project_owned) and the volumes and
+ * networks it names, writes the normalised JSON as <root>/<project>/docker-compose.yml (the
+ * folder holds nothing else), runs "<command> -p <project> -f <file> up -d" with a time limit
+ * and a minimal environment; 422 compose_failed / 504 compose_timeout with the output, else
  * the project as GET /compose/{project} shows it plus "output". */
 int dp_compose_up(dp_req_t *q)
 {
@@ -297,10 +506,12 @@ int dp_compose_up(dp_req_t *q)
     const char *root = q->conf->compose_root ? q->conf->compose_root : "/var/lib/dockpay/compose";
     const char *command = q->conf->compose_command ? q->conf->compose_command : "docker-compose";
     int timeout = dp_conf_int(q->conf->compose_timeout, 300);
-    const char *name = NULL, *yaml, *dir, *file, *env[6];
+    const char *name = NULL, *yaml, *dir, *file, *env[6], *doc;
     const char *const *argv;
     json_object *body, *v, *out = NULL, *outstr;
     dp_problem_t *prob = NULL;
+    dp_dk_compose_plan_t plan;
+    dp_dk_policy_t pol;
     dp_dk_run_t run;
     apr_size_t len;
 
@@ -325,12 +536,22 @@ int dp_compose_up(dp_req_t *q)
     if (len == 0) {
         return dp_fail(q, 422, "invalid_value", "the field 'compose' must not be empty");
     }
-    if (dp_dk_compose_policy(&prob, q->pool, yaml, len) != APR_SUCCESS) {
+    conf_policy(&pol, q);
+    if (dp_dk_compose_check(&plan, &prob, q->pool, &pol, yaml, len, name, key_name(q)) != APR_SUCCESS) {
+        DP_LOG(q, APLOG_NOTICE, 0, "compose up refused: %s", prob->detail);
         return dp_send_problem(q, prob);
     }
+    if (up_owner_check(&prob, q, name) != APR_SUCCESS || up_refs_check(&prob, q, &plan, &pol) != APR_SUCCESS) {
+        return dp_send_problem(q, prob);
+    }
+    /* quota check goes here: plan.need holds the containers, volumes, memory and NanoCpus the
+     * project would add (dp_dk_compose_need_t). */
+    doc = json_object_to_json_string_ext(plan.doc, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED
+                                                   | JSON_C_TO_STRING_NOSLASHESCAPE);
     dir = apr_pstrcat(q->pool, root, "/", name, NULL);
     file = apr_pstrcat(q->pool, dir, "/", COMPOSE_FILE, NULL);
-    if (dp_dk_write_file(&prob, q->pool, dir, COMPOSE_FILE, yaml, len) != APR_SUCCESS) {
+    if (dp_dk_clean_dir(&prob, q->pool, dir, NULL) != APR_SUCCESS
+        || dp_dk_write_file(&prob, q->pool, dir, COMPOSE_FILE, doc, strlen(doc)) != APR_SUCCESS) {
         DP_LOG(q, APLOG_ERR, 0, "cannot write %s", file);
         return dp_send_problem(q, prob);
     }
@@ -338,6 +559,7 @@ int dp_compose_up(dp_req_t *q)
         const char *const args[] = { "-p", name, "-f", file, "up", "-d", NULL };
         argv = dp_dk_compose_argv(q->pool, command, args);
     }
+    /* nothing of httpd's environment (it may hold secrets): Compose would substitute it */
     env[0] = apr_pstrcat(q->pool, "DOCKER_HOST=unix://", dp_docker_socket(q->proc->docker), NULL);
     env[1] = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
     env[2] = apr_pstrcat(q->pool, "HOME=", dir, NULL);

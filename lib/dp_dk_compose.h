@@ -1,5 +1,6 @@
-/* dp_dk_compose: Compose projects as the engine sees them (labels), the project-name and
- * compose-file checks, and running the Compose command with a time limit. */
+/* dp_dk_compose: Compose projects as the engine sees them (labels), the project-name check,
+ * the compose-file checker (YAML -> allow-listed, normalised JSON), and running the Compose
+ * command with a time limit. */
 #ifndef DP_DK_COMPOSE_H
 #define DP_DK_COMPOSE_H
 
@@ -8,6 +9,7 @@
 #include <json-c/json.h>
 
 #include "dp_problem.h"
+#include "dp_dk_policy.h"
 
 #define DP_DK_COMPOSE_LABEL_PROJECT "com.docker.compose.project"
 #define DP_DK_COMPOSE_OUTPUT_MAX    (256 * 1024)   /* bytes of the command's output kept */
@@ -15,13 +17,39 @@
 /* True when name matches ^[a-z0-9][a-z0-9_-]{0,62}$. */
 int dp_dk_compose_name_ok(const char *name);
 
-/* Scans compose YAML text (a conservative line scan, not a YAML parser) for settings this
- * server refuses: privileged, host network/pid/ipc/uts/userns modes, cap_add, devices,
- * security_opt, sysctls, bind sources starting with '/', '.' or '~' (short and long volume
- * syntax, volume driver_opts devices, build contexts, secret/config/env files), explicit
- * "? " keys and \x/\u escapes that could hide a key. On a refusal: a 403 policy_denied
- * problem naming the line and setting. */
-apr_status_t dp_dk_compose_policy(dp_problem_t **pprob, apr_pool_t *p, const char *yaml, apr_size_t len);
+/* What a checked project would create, for a quota check in the up handler: containers (one
+ * per service), volumes (project volumes and anonymous ones, not external), and the sums of
+ * the services' memory limit (bytes) and CPU limit (NanoCpus); 0 where a service sets none. */
+typedef struct dp_dk_compose_need_t {
+    int containers, volumes;
+    apr_int64_t memory, nanocpus;
+} dp_dk_compose_need_t;
+
+/* An engine object the project would use or create: the up handler checks that it does not
+ * exist or belongs to the key (its dockpay.key label) before anything runs. */
+typedef struct dp_dk_compose_ref_t {
+    const char *kind;       /* "volume" or "network" */
+    const char *name;       /* the engine's name ("<project>_<name>", or the external name) */
+    int external;           /* external: true (must exist) */
+    const char *field;      /* where the document names it ("volumes.data") */
+} dp_dk_compose_ref_t;
+
+typedef struct dp_dk_compose_plan_t {
+    json_object *doc;                /* the normalised document (version "2.4"), owned by p */
+    dp_dk_compose_need_t need;
+    apr_array_header_t *refs;        /* dp_dk_compose_ref_t */
+} dp_dk_compose_plan_t;
+
+/* Parses compose YAML (dp_yaml_parse) and rebuilds it from an allow-list: top-level version,
+ * services, volumes, networks (x-* dropped); per service the keys of docs/security.md, each
+ * checked and normalised; every service's Docker create body checked by dp_dk_policy_check
+ * under pol; volume driver_opts by dp_dk_policy_volume; dockpay.managed/dockpay.key=key_name
+ * stamped on every service, volume and network. 403 policy_denied naming the path
+ * ("services.web.env_file") for a refused key or value, 422 invalid_value for malformed ones,
+ * 422 interpolation_not_allowed for a '$' other than "$$". */
+apr_status_t dp_dk_compose_check(dp_dk_compose_plan_t *plan, dp_problem_t **pprob, apr_pool_t *p,
+                                 const dp_dk_policy_t *pol, const char *yaml, apr_size_t len,
+                                 const char *project, const char *key_name);
 
 /* Returns the alphabetically ordered status summary of containers (an array of Docker list
  * objects, using "State"): "running(2), exited(1)". */
@@ -60,5 +88,9 @@ apr_status_t dp_dk_run(dp_dk_run_t *res, dp_problem_t **pprob, apr_pool_t *p, co
  * (and its parents) with mode 0750; the file gets mode 0640. 500 problem on failure. */
 apr_status_t dp_dk_write_file(dp_problem_t **pprob, apr_pool_t *p, const char *dir, const char *name,
                               const char *data, apr_size_t len);
+
+/* Removes every entry of dir except the file keep (a fresh project folder holds only the
+ * checked compose file); a missing dir is fine. 500 problem when an entry cannot go. */
+apr_status_t dp_dk_clean_dir(dp_problem_t **pprob, apr_pool_t *p, const char *dir, const char *keep);
 
 #endif

@@ -1034,24 +1034,35 @@ OPS.update({
     # compose ----------------------------------------------------------------------------------
     "compose.list": dict(
         tag="compose", summary="List Compose projects",
-        description="Projects found from container labels (`com.docker.compose.project` etc.).",
+        description="Projects found from container labels (`com.docker.compose.project` etc.); a non-admin key "
+                    "sees only the projects whose containers carry its `dockpay.key` label.",
         responses={200: ok("The projects.", s_items(ref("ComposeProject")))},
         errors=errs((400, E400_Q), docker=True)),
     "compose.up": dict(
         tag="compose", summary="Compose up",
-        description="Writes the compose file to a per-project folder under `DockpayComposeRoot` and runs "
+        description="Parses the compose YAML and rebuilds it from an allow-list of keys, checks every service "
+                    "under the create policy of `POST /containers`, stamps `dockpay.managed`/`dockpay.key` on "
+                    "every service, volume and network, writes the checked document (JSON) alone to a "
+                    "per-project folder under `DockpayComposeRoot` and runs "
                     "`DockpayComposeCommand -p PROJECT -f FILE up -d` with a time limit "
-                    "(`DockpayComposeTimeout`). Returns the project as `GET /compose/{project}` does, plus "
-                    "the command's output.",
+                    "(`DockpayComposeTimeout`) and a minimal environment. Returns the project as "
+                    "`GET /compose/{project}` does, plus the command's output.",
         body=body_json(ref("ComposeUpRequest"), examples={
             "web": {"value": {"project": "demo",
                               "compose": "services:\n  web:\n    image: nginx:latest\n"}}}),
         responses={200: ok("The project is up.", ref("ComposeUpResult"))},
-        errors=errs((400, E400_B), (403, e403("docker:write", ", or the compose file asks for something the "
-                                                              "create policy refuses (`policy_denied`)")),
+        errors=errs((400, E400_B), (403, e403("docker:write", ", or the compose file has a key outside the "
+                                                              "allow-list or asks for something the create policy "
+                                                              "refuses (`policy_denied`, naming the `field`)")),
+                    (409, err(409, "The project name is taken by another key, or by containers not created "
+                                   "through the API, or a volume/network it would create belongs to another key "
+                                   "(`project_owned`).")),
                     (413, E413), (415, E415),
-                    (422, err(422, "The project name is invalid (`invalid_value`) or the compose command "
-                                   "failed (`compose_failed`, with its `output`).")),
+                    (422, err(422, "The project name or a value of the file is invalid (`invalid_value`), the "
+                                   "YAML is malformed (`invalid_yaml`) or too large once aliases are expanded "
+                                   "(`yaml_too_complex`), it uses `$` variable substitution "
+                                   "(`interpolation_not_allowed`), or the compose command failed "
+                                   "(`compose_failed`, with its `output`).")),
                     (503, err(503, "The compose command cannot be run (`compose_unavailable`) or Docker is "
                                    "unreachable (`docker_unavailable`).")),
                     (504, err(504, "The compose command did not finish within `DockpayComposeTimeout` "
@@ -1063,7 +1074,8 @@ OPS.update({
         responses={200: ok("The project with its containers, networks and volumes.",
                            ref("ComposeProjectDetail"))},
         errors=errs((400, E400_Q), (403, e403("docker:read")),
-                    (404, err(404, "No container belongs to the project (`project_not_found`).")),
+                    (404, err(404, "No container belongs to the project, or (non-admin) one belongs to another key "
+                                   "(`project_not_found`).")),
                     docker=True)),
     "compose.down": dict(
         tag="compose", summary="Compose down",
@@ -1075,7 +1087,8 @@ OPS.update({
                   "Seconds to wait for each container to stop.")],
         responses={200: ok("What was removed.", ref("ComposeDownResult"))},
         errors=errs((400, E400_Q), (403, e403("docker:write")),
-                    (404, err(404, "No container belongs to the project (`project_not_found`).")),
+                    (404, err(404, "No container belongs to the project, or (non-admin) one belongs to another key "
+                                   "(`project_not_found`).")),
                     docker=True)),
 })
 
@@ -1092,7 +1105,8 @@ def _compose_action(action, summary, with_t):
         params=params,
         responses={200: ok("One result per container.", ref("ComposeActionResult"))},
         errors=errs((400, E400_Q), (403, e403("docker:write")),
-                    (404, err(404, "No container belongs to the project (`project_not_found`).")),
+                    (404, err(404, "No container belongs to the project, or (non-admin) one belongs to another key "
+                                   "(`project_not_found`).")),
                     docker=True))
 
 

@@ -1,6 +1,7 @@
 """Compose: up (through the configured docker-compose against the private engine), list,
 inspect, stop/start/restart, down; the compose-file policy, project-name checks, a failing
 up and the time limit."""
+import json
 import os
 import time
 
@@ -30,7 +31,11 @@ def test_compose_up_list_stop_start_down(api, stack):
         assert body["name"] == p and body["status"] == "running(1)" and body["services"] == ["app"]
         assert body["container_count"] == 1 and isinstance(body["output"], str)
         cfile = os.path.join(stack.tmp, "httpd", "compose", p, "docker-compose.yml")
-        assert os.path.exists(cfile) and open(cfile).read() == YAML
+        # the folder holds only the checked, normalised document (JSON), stamped with the key
+        assert os.listdir(os.path.dirname(cfile)) == ["docker-compose.yml"]
+        doc = json.load(open(cfile))
+        assert doc["version"] == "2.4" and doc["services"]["app"]["image"] == "local/busybox:test"
+        assert doc["services"]["app"]["labels"] == {"dockpay.managed": "true", "dockpay.key": "admin"}
         assert body["config_files"] == [cfile] and body["working_dir"] == os.path.dirname(cfile)
 
         items = api.get("/compose").json()["items"]
@@ -96,12 +101,15 @@ def test_down_with_volumes(api, stack):
     "    volumes:\n      - /etc:/host-etc:ro\n",
     "    volumes:\n      - ./data:/data\n",
     "    volumes:\n      - ~/x:/x\n",
+    "    env_file: .env\n",
+    "    build: .\n",
 ])
 def test_refused_compose_settings_run_nothing(api, stack, extra):
     p = "dpcpolicy"
     r = api.post("/compose", json={"project": p, "compose": YAML + extra})
     body = assert_problem(r, 403, "policy_denied")
-    assert "line" in body["detail"]
+    key = extra.strip().split(":")[0]
+    assert body["field"].startswith(f"services.app.{key}") and body["detail"].startswith(body["field"]), body
     assert not os.path.exists(os.path.join(stack.tmp, "httpd", "compose", p))
     assert_problem(api.get(f"/compose/{p}"), 404)
 
@@ -123,7 +131,13 @@ def test_up_validation(api):
 
 def test_failing_up_is_422_with_output(api, stack):
     p = "dpcfail"
-    r = api.post("/compose", json={"project": p, "compose": "services: [not, a, mapping]\n"}, timeout=300)
+    body = assert_problem(api.post("/compose", json={"project": p, "compose": "services: [not, a, mapping]\n"}),
+                          422, "invalid_value")
+    assert body["field"] == "services"
+    assert not os.path.exists(os.path.join(stack.tmp, "httpd", "compose", p))
+    # a file that passes the checks but fails in Compose (an image that cannot be pulled here)
+    bad = YAML.replace("local/busybox:test", "local/dockpay-no-such-image:none")
+    r = api.post("/compose", json={"project": p, "compose": bad}, timeout=300)
     body = assert_problem(r, 422, "compose_failed")
     assert body["output"]
     down(api, p)

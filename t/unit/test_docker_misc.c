@@ -1,4 +1,4 @@
-/* Unit tests: compose grouping, status summary, project names, the compose-file scan, the
+/* Unit tests: compose grouping, status summary, project names, the
  * command runner, and the image/network checks. */
 #define _POSIX_C_SOURCE 200809L
 #include <string.h>
@@ -94,66 +94,6 @@ START_TEST(compose_project_names)
     ck_assert(!dp_dk_compose_name_ok("we.b"));
     ck_assert(!dp_dk_compose_name_ok("../x"));
     ck_assert(!dp_dk_compose_name_ok("a b"));
-}
-END_TEST
-
-static int policy_ok(const char *yaml)
-{
-    dp_problem_t *prob = NULL;
-    apr_status_t rv = dp_dk_compose_policy(&prob, tp, yaml, strlen(yaml));
-    if (rv != APR_SUCCESS) {
-        ck_assert_int_eq(prob->status, 403);
-        ck_assert_str_eq(prob->code, "policy_denied");
-    }
-    return rv == APR_SUCCESS;
-}
-
-START_TEST(compose_policy_scan)
-{
-    const char *good =
-        "version: '2.4'\n"
-        "services:\n"
-        "  app:\n"
-        "    image: local/busybox:test   # privileged: true in a comment is fine\n"
-        "    command: sleep 300\n"
-        "    privileged: false\n"
-        "    network_mode: bridge\n"
-        "    volumes:\n"
-        "      - data:/data\n"
-        "      - /anonymous\n"
-        "      - type: volume\n"
-        "        source: data\n"
-        "        target: /d2\n"
-        "    environment:\n"
-        "      - A=/etc/passwd\n"
-        "volumes:\n"
-        "  data: {}\n";
-    ck_assert(policy_ok(good));
-    ck_assert(policy_ok("services:\n  a:\n    image: x\n    build: .\n"));
-    ck_assert(!policy_ok("services:\n  a:\n    image: x\n    privileged: true\n"));
-    ck_assert(!policy_ok("services:\n  a: {image: x, privileged: true}\n"));
-    ck_assert(!policy_ok("{\"services\": {\"a\": {\"image\": \"x\", \"privileged\": true}}}\n"));
-    ck_assert(!policy_ok("services:\n  a:\n    network_mode: host\n"));
-    ck_assert(!policy_ok("services:\n  a:\n    network_mode: \"host\"\n"));
-    ck_assert(!policy_ok("services:\n  a:\n    pid: host\n"));
-    ck_assert(!policy_ok("services:\n  a:\n    ipc: host\n"));
-    ck_assert(!policy_ok("services:\n  a:\n    cap_add:\n      - SYS_ADMIN\n"));
-    ck_assert(!policy_ok("services:\n  a:\n    devices:\n      - /dev/sda:/dev/sda\n"));
-    ck_assert(!policy_ok("services:\n  a:\n    security_opt: [seccomp=unconfined]\n"));
-    ck_assert(!policy_ok("services:\n  a:\n    sysctls:\n      net.core.somaxconn: 1024\n"));
-    ck_assert(!policy_ok("services:\n  a:\n    volumes:\n      - /etc:/host-etc:ro\n"));
-    ck_assert(!policy_ok("services:\n  a:\n    volumes:\n    - ./data:/data\n"));
-    ck_assert(!policy_ok("services:\n  a:\n    volumes:\n      - \"~/x:/x\"\n"));
-    ck_assert(!policy_ok("services:\n  a:\n    volumes: [\"/:/host\"]\n"));
-    ck_assert(!policy_ok("services:\n  a:\n    volumes:\n      - type: bind\n        source: /srv\n        target: /s\n"));
-    ck_assert(!policy_ok("services:\n  a:\n    volumes:\n      - source: /srv\n        target: /s\n"));
-    ck_assert(!policy_ok("volumes:\n  d:\n    driver_opts:\n      type: none\n      o: bind\n      device: /etc\n"));
-    ck_assert(!policy_ok("services:\n  a:\n    env_file: /etc/shadow\n"));
-    ck_assert(!policy_ok("services:\n  a:\n    env_file:\n      - ../secret.env\n"));
-    ck_assert(!policy_ok("secrets:\n  s:\n    file: /etc/shadow\n"));
-    ck_assert(!policy_ok("services:\n  a:\n    build:\n      context: /\n"));
-    ck_assert(!policy_ok("services:\n  a:\n    \"privil\\x65ged\": true\n"));
-    ck_assert(!policy_ok("services:\n  a:\n    ? privileged\n    : true\n"));
 }
 END_TEST
 
@@ -324,7 +264,6 @@ TCase *tc_docker_misc(void)
     tcase_add_test(tc, compose_groups_projects_from_labels);
     tcase_add_test(tc, compose_status_summary_and_order);
     tcase_add_test(tc, compose_project_names);
-    tcase_add_test(tc, compose_policy_scan);
     tcase_add_test(tc, compose_argv_split);
     tcase_add_test(tc, run_captures_output_and_exit);
     tcase_add_test(tc, run_caps_output);
