@@ -93,29 +93,6 @@ static apr_status_t find_container(const char **pid, json_object **pinfo, dp_pro
     return APR_SUCCESS;
 }
 
-/* The create policy of this server. */
-static void conf_policy(dp_dk_policy_t *pol, dp_req_t *q)
-{
-    int a = dp_conf_int(q->conf->policy_allow, 0);
-
-    pol->allow = ((a & DP_ALLOW_PRIVILEGED) ? DP_DK_ALLOW_PRIVILEGED : 0)
-                 | ((a & DP_ALLOW_HOST_NAMESPACES) ? DP_DK_ALLOW_HOST_NAMESPACES : 0)
-                 | ((a & DP_ALLOW_DEVICES) ? DP_DK_ALLOW_DEVICES : 0)
-                 | ((a & DP_ALLOW_SECURITY_OPT) ? DP_DK_ALLOW_SECURITY_OPT : 0)
-                 | ((a & DP_ALLOW_SYSCTLS) ? DP_DK_ALLOW_SYSCTLS : 0);
-    pol->caps = q->conf->cap_allow;
-    pol->binds = q->conf->bind_allow;
-    pol->socket = dp_docker_socket(Q_DOCKER(q));
-    /* unset (DP_UNSET) or 0: the library's defaults */
-    pol->mem_default = q->conf->mem_default > 0 ? q->conf->mem_default : 0;
-    pol->mem_max = q->conf->mem_max > 0 ? q->conf->mem_max : 0;
-    pol->cpu_default = q->conf->cpu_default > 0 ? q->conf->cpu_default : 0;
-    pol->cpu_max = q->conf->cpu_max > 0 ? q->conf->cpu_max : 0;
-    pol->pids_default = q->conf->pids_default > 0 ? q->conf->pids_default : 0;
-    pol->pids_max = q->conf->pids_max > 0 ? q->conf->pids_max : 0;
-    pol->publish = q->conf->publish_allow;
-    pol->log_drivers = q->conf->log_drivers;
-}
 
 /* The networks a built create body names must not be the host's network reached by id. */
 static apr_status_t check_networks(dp_problem_t **pprob, dp_req_t *q, const dp_dk_policy_t *pol, json_object *body)
@@ -155,7 +132,7 @@ static apr_status_t recheck_binds(dp_problem_t **pprob, dp_req_t *q, json_object
     int i;
     apr_status_t rv;
 
-    conf_policy(&pol, q);
+    dp_owner_policy(&pol, q);
     if ((rv = dp_dk_policy_recheck(&vols, pprob, q->pool, &pol, info)) != APR_SUCCESS) {
         return rv;
     }
@@ -424,7 +401,7 @@ static int containers_create(dp_req_t *q)
     apr_status_t rv;
     int pull, start, locked = 0;
 
-    conf_policy(&pol, q);
+    dp_owner_policy(&pol, q);
     if (dp_query_bool(&pull, &prob, q, "pull", 0) != APR_SUCCESS
         || dp_query_bool(&start, &prob, q, "start", 0) != APR_SUCCESS
         || dp_read_json(&req, &prob, q, 0) != APR_SUCCESS
@@ -836,7 +813,7 @@ static int volumes_create(dp_req_t *q)
     apr_status_t rv;
     int locked = 0;
 
-    conf_policy(&pol, q);
+    dp_owner_policy(&pol, q);
     if (dp_read_json(&in, &prob, q, 0) != APR_SUCCESS
         || dp_json_only_fields(&prob, q->pool, in, fields) != APR_SUCCESS
         || dp_json_field_str(&name, &prob, q->pool, in, "name", 0, 255) != APR_SUCCESS

@@ -12,6 +12,7 @@
 #include "h_engine.h"
 #include "dp_dk_compose.h"
 #include "dp_dk_policy.h"
+#include "h_owner.h"
 
 #define COMPOSE_FILE "docker-compose.yml"
 
@@ -389,20 +390,6 @@ int dp_compose_down(dp_req_t *q)
     return dp_send_json(q, 200, out);
 }
 
-/* The create policy of this server (as POST /containers applies it). */
-static void conf_policy(dp_dk_policy_t *pol, dp_req_t *q)
-{
-    int a = dp_conf_int(q->conf->policy_allow, 0);
-
-    pol->allow = ((a & DP_ALLOW_PRIVILEGED) ? DP_DK_ALLOW_PRIVILEGED : 0)
-                 | ((a & DP_ALLOW_HOST_NAMESPACES) ? DP_DK_ALLOW_HOST_NAMESPACES : 0)
-                 | ((a & DP_ALLOW_DEVICES) ? DP_DK_ALLOW_DEVICES : 0)
-                 | ((a & DP_ALLOW_SECURITY_OPT) ? DP_DK_ALLOW_SECURITY_OPT : 0)
-                 | ((a & DP_ALLOW_SYSCTLS) ? DP_DK_ALLOW_SYSCTLS : 0);
-    pol->caps = q->conf->cap_allow;
-    pol->binds = q->conf->bind_allow;
-    pol->socket = dp_docker_socket(q->proc->docker);
-}
 
 /* Refuses an up over a project the caller may not take: containers of another key or of
  * nobody (non-admin), or containers not created through the API (anyone): 409 project_owned. */
@@ -514,6 +501,8 @@ int dp_compose_up(dp_req_t *q)
     dp_dk_policy_t pol;
     dp_dk_run_t run;
     apr_size_t len;
+    apr_status_t rv;
+    int locked = 0;
 
     if (dp_read_json(&body, &prob, q, 0) != APR_SUCCESS
         || dp_json_only_fields(&prob, q->pool, body, fields) != APR_SUCCESS
@@ -536,7 +525,7 @@ int dp_compose_up(dp_req_t *q)
     if (len == 0) {
         return dp_fail(q, 422, "invalid_value", "the field 'compose' must not be empty");
     }
-    conf_policy(&pol, q);
+    dp_owner_policy(&pol, q);
     if (dp_dk_compose_check(&plan, &prob, q->pool, &pol, yaml, len, name, key_name(q)) != APR_SUCCESS) {
         DP_LOG(q, APLOG_NOTICE, 0, "compose up refused: %s", prob->detail);
         return dp_send_problem(q, prob);
@@ -544,8 +533,26 @@ int dp_compose_up(dp_req_t *q)
     if (up_owner_check(&prob, q, name) != APR_SUCCESS || up_refs_check(&prob, q, &plan, &pol) != APR_SUCCESS) {
         return dp_send_problem(q, prob);
     }
-    /* quota check goes here: plan.need holds the containers, volumes, memory and NanoCpus the
-     * project would add (dp_dk_compose_need_t). */
+    /* the key's quotas: what the project adds beyond the containers it already has (an up over
+     * its own project recreates them); held until Compose has answered */
+    {
+        json_object *cs = NULL;
+        dp_dk_usage_t add;
+        apr_int64_t have = 0;
+        if (dp_engine_containers_by_label(&cs, &prob, q, apr_pstrcat(q->pool, DP_DK_COMPOSE_LABEL_PROJECT,
+                                                                       "=", name, NULL)) != APR_SUCCESS) {
+            return dp_send_problem(q, prob);
+        }
+        have = cs ? (apr_int64_t)json_object_array_length(cs) : 0;
+        memset(&add, 0, sizeof(add));
+        add.containers = plan.need.containers > have ? plan.need.containers - have : 0;
+        add.volumes = plan.need.volumes;
+        add.memory = have ? 0 : plan.need.memory;
+        add.nanocpus = have ? 0 : plan.need.nanocpus;
+        if (dp_owner_quota_begin(&locked, &prob, q, &add) != APR_SUCCESS) {
+            return dp_send_problem(q, prob);
+        }
+    }
     doc = json_object_to_json_string_ext(plan.doc, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED
                                                    | JSON_C_TO_STRING_NOSLASHESCAPE);
     dir = apr_pstrcat(q->pool, root, "/", name, NULL);
@@ -553,6 +560,7 @@ int dp_compose_up(dp_req_t *q)
     if (dp_dk_clean_dir(&prob, q->pool, dir, NULL) != APR_SUCCESS
         || dp_dk_write_file(&prob, q->pool, dir, COMPOSE_FILE, doc, strlen(doc)) != APR_SUCCESS) {
         DP_LOG(q, APLOG_ERR, 0, "cannot write %s", file);
+        dp_owner_quota_end(q, locked);
         return dp_send_problem(q, prob);
     }
     {
@@ -566,7 +574,9 @@ int dp_compose_up(dp_req_t *q)
     env[3] = "LC_ALL=C.UTF-8";
     env[4] = "COMPOSE_INTERACTIVE_NO_CLI=1";
     env[5] = NULL;
-    if (dp_dk_run(&run, &prob, q->pool, argv, env, dir, timeout, DP_DK_COMPOSE_OUTPUT_MAX) != APR_SUCCESS) {
+    rv = dp_dk_run(&run, &prob, q->pool, argv, env, dir, timeout, DP_DK_COMPOSE_OUTPUT_MAX);
+    dp_owner_quota_end(q, locked);
+    if (rv != APR_SUCCESS) {
         return dp_send_problem(q, prob);
     }
     outstr = json_object_new_string_len(run.output, (int)run.output_len);

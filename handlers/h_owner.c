@@ -272,3 +272,28 @@ apr_status_t dp_owner_stamp(dp_problem_t **pprob, dp_req_t *q, json_object *body
 {
     return dp_dk_stamp_labels(pprob, q->pool, body, q->key ? q->key->name : "");
 }
+
+/* Fills pol from the server configuration (the create policy every container config meets). */
+void dp_owner_policy(dp_dk_policy_t *pol, dp_req_t *q)
+{
+    int a = dp_conf_int(q->conf->policy_allow, 0);
+
+    memset(pol, 0, sizeof(*pol));
+    pol->allow = ((a & DP_ALLOW_PRIVILEGED) ? DP_DK_ALLOW_PRIVILEGED : 0)
+                 | ((a & DP_ALLOW_HOST_NAMESPACES) ? DP_DK_ALLOW_HOST_NAMESPACES : 0)
+                 | ((a & DP_ALLOW_DEVICES) ? DP_DK_ALLOW_DEVICES : 0)
+                 | ((a & DP_ALLOW_SECURITY_OPT) ? DP_DK_ALLOW_SECURITY_OPT : 0)
+                 | ((a & DP_ALLOW_SYSCTLS) ? DP_DK_ALLOW_SYSCTLS : 0);
+    pol->caps = q->conf->cap_allow;
+    pol->binds = q->conf->bind_allow;
+    pol->socket = dp_docker_socket(q->proc->docker);
+    /* unset (DP_UNSET) or 0: the library's defaults */
+    pol->mem_default = q->conf->mem_default > 0 ? q->conf->mem_default : 0;
+    pol->mem_max = q->conf->mem_max > 0 ? q->conf->mem_max : 0;
+    pol->cpu_default = q->conf->cpu_default > 0 ? q->conf->cpu_default : 0;
+    pol->cpu_max = q->conf->cpu_max > 0 ? q->conf->cpu_max : 0;
+    pol->pids_default = q->conf->pids_default > 0 ? q->conf->pids_default : 0;
+    pol->pids_max = q->conf->pids_max > 0 ? q->conf->pids_max : 0;
+    pol->publish = q->conf->publish_allow;
+    pol->log_drivers = q->conf->log_drivers;
+}

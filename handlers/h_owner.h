@@ -6,6 +6,7 @@
 
 #include "dp_glue.h"
 #include "dp_dk_quota.h"
+#include "dp_dk_policy.h"
 
 /* Built-in quota defaults for non-admin keys (DockpayQuota* unset); memory and CPUs per
  * container are bounded by the create policy, so their sums default to unlimited. */
@@ -56,5 +57,9 @@ apr_status_t dp_owner_create_volumes(dp_problem_t **pprob, dp_req_t *q, const ap
 
 /* Stamps dockpay.managed=true and dockpay.key=<key name> on a create body's Labels. */
 apr_status_t dp_owner_stamp(dp_problem_t **pprob, dp_req_t *q, json_object *body);
+
+/* Fills pol with the create policy of the request's server: relaxations, capability and bind
+ * allow-lists, the engine socket, resource defaults and ceilings, publish and log-driver lists. */
+void dp_owner_policy(dp_dk_policy_t *pol, dp_req_t *q);
 
 #endif

@@ -17,6 +17,7 @@
 #include "dp_dk_compose.h"
 #include "dp_json.h"
 #include "dp_yaml.h"
+#include "dp_dk_quota.h"
 
 #define LABEL_SERVICE    "com.docker.compose.service"
 #define LABEL_NUMBER     "com.docker.compose.container-number"
@@ -705,6 +706,40 @@ static const char *policy_field(ck_t *c, const char *svc_field, const char *dock
     return docker_field ? at(c, svc_field, docker_field) : svc_field;
 }
 
+/* Writes the limits the create policy built (defaults applied) into normalised service o:
+ * mem_limit with memswap_limit equal to it, cpus, pids_limit, and the quota labels that
+ * POST /containers stamps, so compose containers count against the key's quotas. */
+static apr_status_t limits_out(ck_t *c, json_object *o, json_object *hc)
+{
+    apr_int64_t mem = dp_json_get(hc, "Memory") ? json_object_get_int64(dp_json_get(hc, "Memory")) : 0;
+    apr_int64_t nano = dp_json_get(hc, "NanoCpus") ? json_object_get_int64(dp_json_get(hc, "NanoCpus")) : 0;
+    json_object *labels = dp_json_get(o, "labels");
+
+    json_object_object_del(o, "mem_limit");
+    json_object_object_del(o, "memswap_limit");
+    json_object_object_del(o, "cpus");
+    json_object_object_del(o, "pids_limit");
+    if (mem > 0) {
+        json_object_object_add(o, "mem_limit", json_object_new_int64(mem));
+        json_object_object_add(o, "memswap_limit", json_object_new_int64(mem));
+    }
+    if (nano > 0) {
+        json_object_object_add(o, "cpus", json_object_new_double((double)nano / 1e9));
+    }
+    if (dp_json_get(hc, "PidsLimit")) {
+        json_object_object_add(o, "pids_limit", json_object_new_int64(json_object_get_int64(dp_json_get(hc, "PidsLimit"))));
+    }
+    if (!is(labels, json_type_object)) {
+        labels = json_object_new_object();
+        json_object_object_add(o, "labels", labels);
+    }
+    json_object_object_add(labels, DP_DK_LABEL_MEMORY, json_object_new_string(apr_psprintf(c->p, "%" APR_INT64_T_FMT, mem)));
+    json_object_object_add(labels, DP_DK_LABEL_NANOCPUS, json_object_new_string(apr_psprintf(c->p, "%" APR_INT64_T_FMT, nano)));
+    c->plan->need.memory += mem;
+    c->plan->need.nanocpus += nano;
+    return APR_SUCCESS;
+}
+
 /* Checks and normalises one service; *pout gets the new service object. */
 static apr_status_t service_in(json_object **pout, ck_t *c, const char *name, json_object *s)
 {
@@ -714,6 +749,7 @@ static apr_status_t service_in(json_object **pout, ck_t *c, const char *name, js
         "pids_limit", "stop_signal", "stop_grace_period", "tty", "stdin_open", "read_only", "tmpfs", "cap_add",
         "cap_drop", "init", "logging", "container_name", "security_opt", "deploy", NULL
     };
+    json_object *built = NULL;
     static const char *const bools[][2] = {
         { "tty", "Tty" }, { "stdin_open", "OpenStdin" }, { "read_only", "ReadonlyRootfs" }, { "init", "Init" },
     };
@@ -859,8 +895,6 @@ static apr_status_t service_in(json_object **pout, ck_t *c, const char *name, js
         json_object_object_add(o, "cpus", json_object_new_double((double)nano / 1e9));
         json_object_object_add(hc, "NanoCpus", json_object_new_int64(nano));
     }
-    c->plan->need.memory += mem;
-    c->plan->need.nanocpus += nano;
     if ((v = dp_json_get(s, "pids_limit")) != NULL) {
         if (!is(v, json_type_int) || json_object_get_int64(v) < -1 || json_object_get_int64(v) > 4194304) {
             return BAD(c, at(c, base, "pids_limit"), "must be a number from -1 to 4194304");
@@ -946,13 +980,16 @@ static apr_status_t service_in(json_object **pout, ck_t *c, const char *name, js
     if (json_object_array_length(binds) == 0) json_object_object_del(hc, "Binds");
     if (json_object_array_length(mounts) == 0) json_object_object_del(hc, "Mounts");
 
-    /* the same create policy as POST /containers */
-    if ((rv = dp_dk_policy_check(c->pprob, c->p, c->pol, body)) != APR_SUCCESS) {
+    /* the same create policy as POST /containers; the service runs with the limits it built */
+    if ((rv = dp_dk_policy_build(&built, c->pprob, c->p, c->pol, body)) != APR_SUCCESS) {
         dp_problem_t *pr = *c->pprob;
         const char *df = dp_json_get_str(pr->ext, "field");
         const char *cf = policy_field(c, base, df);
         pr->detail = apr_pstrcat(c->p, cf, ": ", pr->detail, NULL);
         dp_problem_add(pr, c->p, "field", json_object_new_string(cf));
+        return rv;
+    }
+    if ((rv = limits_out(c, o, dp_json_get(built, "HostConfig"))) != APR_SUCCESS) {
         return rv;
     }
     ++c->plan->need.containers;
