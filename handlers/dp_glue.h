@@ -50,6 +50,8 @@ typedef struct dp_conf_t {
     const char *compose_command;    /* DockpayComposeCommand, default "docker-compose" */
     const char *compose_root;       /* DockpayComposeRoot, default /var/lib/dockpay/compose */
     int compose_timeout;            /* DockpayComposeTimeout seconds, default 300 */
+    /* builds and registries */
+    apr_array_header_t *registry_allow; /* DockpayRegistryAllow host[:port] (const char*), default docker.io */
     /* PortOne */
     const char *portone_url;        /* DockpayPortOneURL, default https://api.iamport.kr */
     const char *portone_key;        /* DockpayPortOneKey (secret: never logged) */
