@@ -629,6 +629,24 @@ static apr_status_t tar_pax(dp_dk_tar_t *t)
     return APR_SUCCESS;
 }
 
+/* True when the n first bytes of a stream start like a compressed one Docker would unpack
+ * (gzip, bzip2, xz, zstd or a zstd skippable frame); the scan could not look inside. */
+static int compressed(const unsigned char *h, apr_size_t n)
+{
+    static const struct { const char *m; apr_size_t n; } magic[] = {
+        { "\x1f\x8b", 2 }, { "BZh", 3 }, { "\xfd" "7zXZ", 5 }, { "\x28\xb5\x2f\xfd", 4 }, { NULL, 0 }
+    };
+    int i;
+
+    for (i = 0; magic[i].m; ++i) {
+        apr_size_t k = n < magic[i].n ? n : magic[i].n;
+        if (k > 0 && memcmp(h, magic[i].m, k) == 0) {
+            return 1;
+        }
+    }
+    return n >= 1 && (h[0] & 0xf0) == 0x50 && memcmp(h + 1, "\x2a\x4d\x18", n - 1 < 3 ? n - 1 : 3) == 0;
+}
+
 /* Handles a complete header block. */
 static apr_status_t tar_header(dp_dk_tar_t *t)
 {
@@ -649,13 +667,6 @@ static apr_status_t tar_header(dp_dk_tar_t *t)
     }
     if (t->zero_blocks) {
         return tar_fail(t, 422, "the tar stream has data after an end block");
-    }
-    if (t->offset == 0) {
-        /* Docker decompresses a context it recognises: refuse those, the scan could not see in */
-        if ((h[0] == 0x1f && h[1] == 0x8b) || memcmp(h, "BZh", 3) == 0 || memcmp(h, "\xfd" "7zXZ", 5) == 0
-            || memcmp(h, "\x28\xb5\x2f\xfd", 4) == 0 || ((h[0] & 0xf0) == 0x50 && memcmp(h + 1, "\x2a\x4d\x18", 3) == 0)) {
-            return tar_fail(t, 403, "compressed build contexts are not accepted; send a plain tar");
-        }
     }
     for (i = 0; i < TAR_BLOCK; ++i) {
         unsigned char c = (i >= 148 && i < 156) ? ' ' : h[i];
@@ -796,6 +807,9 @@ apr_status_t dp_dk_tar_feed(dp_dk_tar_t *t, const char *buf, apr_size_t len)
             t->hlen += n;
             buf += n;
             len -= n;
+            if (t->offset == 0 && t->hlen >= 6 && compressed(t->hdr, 6)) {
+                return tar_fail(t, 403, "compressed build contexts are not accepted; send a plain tar");
+            }
             if (t->hlen == TAR_BLOCK) {
                 t->hlen = 0;
                 if (tar_header(t) != APR_SUCCESS) {
@@ -840,6 +854,9 @@ apr_status_t dp_dk_tar_finish(const char **ptext, apr_size_t *plen, dp_dk_tar_t 
     *plen = 0;
     if (t->state == T_ERROR) {
         return APR_EINVAL;
+    }
+    if (t->offset == 0 && t->hlen > 0 && t->hlen < 6 && compressed(t->hdr, t->hlen)) {
+        return tar_fail(t, 403, "compressed build contexts are not accepted; send a plain tar");
     }
     if (t->state == T_DATA || t->state == T_PAD || t->hlen != 0) {
         return tar_fail(t, 422, "the build context ends inside a tar entry");

@@ -280,6 +280,16 @@ START_TEST(tar_refuses_ambiguous_and_linked_dockerfiles)
     put_data(a, "\x1f\x8b\x08\0", 4);
     ck_assert_int_eq(scan(&text, &st, a, NULL, 512), APR_EINVAL);
     ck_assert_int_eq(st, 403);
+    a = apr_array_make(tp, 1, 3);   /* a stream shorter than a block */
+    memcpy(apr_array_push(a), "\x1f\x8b\x08", 3);
+    {
+        dp_dk_tar_t *t = dp_dk_tar_create(tp, NULL);
+        apr_size_t n;
+        (void)dp_dk_tar_feed(t, a->elts, 3);
+        ck_assert_int_eq(dp_dk_tar_finish(&text, &n, t), APR_EINVAL);
+        ck_assert_ptr_nonnull(dp_dk_tar_error(t, &st));
+        ck_assert_int_eq(st, 403);
+    }
 }
 END_TEST
 
