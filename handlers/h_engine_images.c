@@ -18,7 +18,7 @@
 #include "dp_dk_build.h"
 #include "dp_store_img.h"
 
-/* A tag claimed by a key whose pull/build never produced it may be taken over after this. */
+/* A tag claimed by a pull/build that never ended (pending) may be taken over after this. */
 #define DP_IMG_CLAIM_STALE_S 3600
 
 /* Largest build context accepted (bytes); beyond it the upload stops with 413. */
@@ -120,15 +120,24 @@ static void trim_tags(const dp_req_t *q, apr_hash_t *owners, json_object *img)
     json_object_object_add(img, "RepoTags", keep);
 }
 
-/* True when the engine has an image named ref. */
-static int engine_has(dp_req_t *q, const char *ref)
+/* True when the engine has an image named ref (its inspect object in *pinfo, may be NULL). */
+static int engine_has_info(json_object **pinfo, dp_req_t *q, const char *ref)
 {
     int status = 0;
     json_object *o = NULL;
+    apr_status_t rv = dp_engine_call(&o, &status, NULL, q, "GET",
+                                     apr_pstrcat(q->pool, "/images/", dp_dk_ref_encode(q->pool, ref), "/json", NULL),
+                                     NULL);
 
-    return dp_engine_call(&o, &status, NULL, q, "GET",
-                          apr_pstrcat(q->pool, "/images/", dp_dk_ref_encode(q->pool, ref), "/json", NULL),
-                          NULL) == APR_SUCCESS;
+    if (pinfo) {
+        *pinfo = rv == APR_SUCCESS ? o : NULL;
+    }
+    return rv == APR_SUCCESS;
+}
+
+static int engine_has(dp_req_t *q, const char *ref)
+{
+    return engine_has_info(NULL, q, ref);
 }
 
 /* The tags one pull or build writes, as claimed. */
@@ -171,8 +180,7 @@ static apr_status_t claim_tags(claims_t *c, dp_problem_t **pprob, dp_req_t *q, a
             return dp_problem_fail(pprob, q->pool, 409, "image_tag_taken",
                                    "the image tag '%s' exists and is not this key's", ref);
         }
-        if ((rv = dp_store_img_claim(&ok, pprob, c->db, ref, me, now,
-                                     owner ? now - DP_IMG_CLAIM_STALE_S : 0)) != APR_SUCCESS) {
+        if ((rv = dp_store_img_claim(&ok, pprob, c->db, ref, me, now, now - DP_IMG_CLAIM_STALE_S)) != APR_SUCCESS) {
             return rv;
         }
         if (!ok) {
@@ -198,6 +206,9 @@ static void finish_claims(claims_t *c, dp_req_t *q, int ok)
         return;
     }
     if (!is_admin(q)) {
+        for (i = 0; c->db && i < c->refs->nelts; ++i) {
+            (void)dp_store_img_done(&prob, c->db, APR_ARRAY_IDX(c->refs, i, const char *), key_name(q), now);
+        }
         return;
     }
     if ((c->db = dp_db_acquire(&prob, q)) == NULL) {
@@ -690,6 +701,7 @@ static apr_status_t check_base_images(dp_problem_t **pprob, dp_req_t *q, apr_arr
 
     for (i = 0; i < images->nelts; ++i) {
         const char *img = APR_ARRAY_IDX(images, i, const char *), *o;
+        json_object *info = NULL;
         dp_dk_ref_t ref;
 
         if (dp_dk_ref_parse(&ref, q->pool, img) != APR_SUCCESS) {
@@ -706,7 +718,19 @@ static apr_status_t check_base_images(dp_problem_t **pprob, dp_req_t *q, apr_arr
                                        "Dockerfile: the image '%s' is not available to this key", img);
             }
         }
-        if (engine_has(q, img)) {
+        if (engine_has_info(&info, q, img)) {
+            /* its ONBUILD triggers run in this build: they pass the same check */
+            json_object *ob = dp_json_get(dp_json_get(info, "Config"), "OnBuild");
+            size_t k;
+            for (k = 0; ob && json_object_is_type(ob, json_type_array) && k < json_object_array_length(ob); ++k) {
+                const char *trig = json_object_get_string(json_object_array_get_idx(ob, k));
+                dp_dk_dfile_t df;
+                if (trig && dp_dk_dockerfile_check(&df, q->pool, trig, strlen(trig)) != APR_SUCCESS) {
+                    return dp_problem_fail(pprob, q->pool, 403, "policy_denied",
+                                           "Dockerfile: an ONBUILD trigger of the image '%s' is refused: %s",
+                                           img, df.reason);
+                }
+            }
             continue;
         }
         if (!dp_dk_registry_allowed(q->conf->registry_allow, ref.registry)) {

@@ -6,15 +6,18 @@
 
 const dp_stmt_def_t dp_store_img_statements[] = {
     { "img_owner_get", "SELECT key_name FROM image_owners WHERE ref = %s" },
-    /* assignments run left to right: updated_at sees the new key_name */
+    /* assignments run left to right: the later ones see the new key_name; another key's row
+     * is taken over only when its pull/build is over (pending = 0) or older than the limit */
     { "img_owner_claim",
-      "INSERT INTO image_owners (ref, key_name, created_at, updated_at) VALUES (%s, %s, %lld, %lld) "
+      "INSERT INTO image_owners (ref, key_name, created_at, updated_at, pending) VALUES (%s, %s, %lld, %lld, 1) "
       "ON DUPLICATE KEY UPDATE "
-      "key_name = IF(key_name = VALUES(key_name) OR updated_at < %lld, VALUES(key_name), key_name), "
+      "key_name = IF(key_name = VALUES(key_name) OR pending = 0 OR updated_at < %lld, VALUES(key_name), key_name), "
+      "pending = IF(key_name = VALUES(key_name), 1, pending), "
       "updated_at = IF(key_name = VALUES(key_name), VALUES(updated_at), updated_at)" },
+    { "img_owner_done", "UPDATE image_owners SET pending = 0, updated_at = %lld WHERE ref = %s AND key_name = %s" },
     { "img_owner_set",
-      "INSERT INTO image_owners (ref, key_name, created_at, updated_at) VALUES (%s, %s, %lld, %lld) "
-      "ON DUPLICATE KEY UPDATE key_name = VALUES(key_name), updated_at = VALUES(updated_at)" },
+      "INSERT INTO image_owners (ref, key_name, created_at, updated_at, pending) VALUES (%s, %s, %lld, %lld, 0) "
+      "ON DUPLICATE KEY UPDATE key_name = VALUES(key_name), updated_at = VALUES(updated_at), pending = 0" },
     { "img_owner_forget", "DELETE FROM image_owners WHERE ref = %s" },
     { "img_owner_release", "DELETE FROM image_owners WHERE ref = %s AND key_name = %s" },
     { "img_owner_all", "SELECT ref, key_name FROM image_owners" },
@@ -60,6 +63,18 @@ apr_status_t dp_store_img_claim(int *pok, dp_problem_t **pprob, dp_db_t *db, con
     }
     *pok = owner != NULL && strcmp(owner, key) == 0;
     return APR_SUCCESS;
+}
+
+/* Marks key's claim of ref as written. */
+apr_status_t dp_store_img_done(dp_problem_t **pprob, dp_db_t *db, const char *ref, const char *key,
+                               apr_int64_t now)
+{
+    const void *args[3];
+
+    args[0] = &now;
+    args[1] = ref;
+    args[2] = key;
+    return dp_store_exec(NULL, pprob, db, "img_owner_done", args);
 }
 
 /* Records ref as key's. */

@@ -11,11 +11,16 @@
 /* Reads the owner of ref into *powner (in db->pool; NULL when nobody owns it). */
 apr_status_t dp_store_img_owner(const char **powner, dp_problem_t **pprob, dp_db_t *db, const char *ref);
 
-/* Claims ref for key at now: a new row, a row key already owns, or (when take_over_before > 0)
- * a row of another key last written before take_over_before; *pok is 1 when key owns ref
- * afterwards, 0 when another key keeps it. */
+/* Claims ref (pending) for key at now — call it only when the engine has no image ref: a new
+ * row, a row key already owns, or a row of another key whose pull/build is over (the image was
+ * removed outside the API) or was claimed before take_over_before (a request that died);
+ * *pok is 1 when key owns ref afterwards, 0 when another key keeps it. */
 apr_status_t dp_store_img_claim(int *pok, dp_problem_t **pprob, dp_db_t *db, const char *ref,
                                 const char *key, apr_int64_t now, apr_int64_t take_over_before);
+
+/* Marks key's claim of ref as written at now (its pull/build succeeded). */
+apr_status_t dp_store_img_done(dp_problem_t **pprob, dp_db_t *db, const char *ref, const char *key,
+                               apr_int64_t now);
 
 /* Records ref as key's whatever it was (the admin's writes). */
 apr_status_t dp_store_img_set(dp_problem_t **pprob, dp_db_t *db, const char *ref, const char *key,

@@ -7,5 +7,8 @@ CREATE TABLE IF NOT EXISTS image_owners (
     key_name            VARCHAR(64) NOT NULL,
     created_at          BIGINT NOT NULL,         -- unix seconds of the first claim
     updated_at          BIGINT NOT NULL,         -- unix seconds of the owner's last pull/build
+    -- 1 while the claiming pull/build runs (another key cannot take the tag over then, unless
+    -- the claim is an hour old: a crashed request); 0 once the tag was written
+    pending             TINYINT NOT NULL DEFAULT 1,
     KEY image_owners_key (key_name)
 ) ENGINE=InnoDB DEFAULT CHARSET=ascii COLLATE=ascii_bin;

@@ -267,3 +267,68 @@ def test_a_failed_build_releases_its_claim(api, stack):
     r = build(api, stack, "FROM local/busybox:test\nRUN false\n", params={"t": ref})
     refused(stack, r, 422, "build_failed")
     assert stack.sql("SELECT key_name FROM image_owners WHERE ref=%s", ref) == []
+
+
+def test_from_an_image_with_a_url_onbuild_trigger_is_refused(api, stack):
+    """An operator image carrying ONBUILD ADD <url> (made outside the API): its trigger would run
+    in the key's build, so the build is refused before the engine sees it."""
+    ref = "dp/atk-onbuild:1"
+    changes = "ONBUILD ADD http://127.0.0.1/ /x"
+    st, body = stack.docker_api("POST", "/images/create?fromSrc=-&repo=dp/atk-onbuild&tag=1&changes="
+                                + changes.replace(" ", "%20"), body=make_tar({"f": "x"}),
+                                headers={"Content-Type": "application/x-tar"})
+    assert st == 200, body
+    try:
+        assert stack.docker_api("GET", f"/images/{ref}/json")[1]["Config"]["OnBuild"] == ["ADD http://127.0.0.1/ /x"]
+        before = engine_snapshot(stack)
+        body = refused(stack, build(api, stack, f"FROM {ref}\n"), 403, "policy_denied")
+        assert "ONBUILD" in body["detail"], body
+        assert_engine_unchanged(stack, before)
+    finally:
+        stack.docker("rmi", "-f", ref, check=False)
+
+
+@pytest.mark.allow_log(r"dbd|DBD|mysql|MySQL|database|MariaDB")
+def test_database_down_non_admin_image_writes_are_503(api, stack):
+    """Without the database nobody's tags can be told apart: non-admin builds, pulls and deletes
+    answer 503 and change nothing; the engine is untouched."""
+    stack.stop_db()
+    try:
+        before = engine_snapshot(stack)
+        for _ in range(2):   # the first call may find a pooled handle
+            r = build(api, stack, "FROM local/busybox:test\nRUN true\n", params={"t": "dp/atk-nodb:1"})
+        assert r.status_code == 503, r.text
+        r = api.post("/images/pull", json={"image": "localhost:5000/dp/nope:1"}, key=stack.keys["docker_write"])
+        assert r.status_code == 503, r.text
+        r = api.delete("/images/local/busybox:test", key=stack.keys["docker_write"])
+        assert r.status_code == 503, r.text
+        r = api.get("/images", key=stack.keys["docker_write"])
+        assert r.status_code == 503, r.text
+        assert_engine_unchanged(stack, before)
+    finally:
+        stack.start_db()
+
+
+def test_a_tag_removed_outside_the_api_can_be_claimed_again(api, stack, owned2):
+    """The record of a tag whose image is gone (removed with the docker CLI) and whose build was
+    over does not block another key for ever."""
+    stack.docker("rmi", "-f", OWNED2)
+    r = build(api, stack, "FROM local/busybox:test\nRUN echo one > /owner\n", params={"t": OWNED2})
+    assert r.status_code == 200, r.text
+    assert stack.sql("SELECT key_name, pending FROM image_owners WHERE ref=%s", OWNED2) == [("docker_write", "0")]
+    refused(stack, api.get(f"/images/{OWNED2}", key=stack.keys["docker_write2"]), 404, "image_not_found")
+
+
+def test_the_admins_build_is_admin_owned(api, stack):
+    ref = "dp/atk-admin:1"
+    r = api.post("/images/build", params={"t": ref}, data=make_tar({"Dockerfile": "FROM local/busybox:test\nRUN true\n"}),
+                 headers=TAR)
+    assert r.status_code == 200, r.text
+    try:
+        assert stack.sql("SELECT key_name FROM image_owners WHERE ref=%s", ref) == [("admin",)]
+        refused(stack, api.get(f"/images/{ref}", key=stack.keys["docker_write"]), 404, "image_not_found")
+        before = engine_snapshot(stack)
+        refused(stack, build(api, stack, "FROM local/busybox:test\n", params={"t": ref}), 409, "image_tag_taken")
+        assert_engine_unchanged(stack, before)
+    finally:
+        stack.docker("rmi", "-f", ref, check=False)
