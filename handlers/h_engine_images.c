@@ -692,8 +692,8 @@ static apr_status_t spool_context(apr_file_t **pfile, dp_problem_t **pprob, dp_r
     return APR_SUCCESS;
 }
 
-/* Checks the images a Dockerfile uses: local and visible to the caller, or from an allowed
- * registry (403 policy_denied otherwise). */
+/* Checks the images a Dockerfile uses: visible to the caller, local or pulled now from an
+ * allowed registry (403 policy_denied otherwise), and their ONBUILD triggers pass the check. */
 static apr_status_t check_base_images(dp_problem_t **pprob, dp_req_t *q, apr_array_header_t *images)
 {
     apr_hash_t *owners = NULL;
@@ -718,7 +718,33 @@ static apr_status_t check_base_images(dp_problem_t **pprob, dp_req_t *q, apr_arr
                                        "Dockerfile: the image '%s' is not available to this key", img);
             }
         }
-        if (engine_has_info(&info, q, img)) {
+        if (!engine_has_info(&info, q, img)) {
+            dp_dk_progress_t *g;
+            apr_status_t rv;
+            if (!dp_dk_registry_allowed(q->conf->registry_allow, ref.registry)) {
+                dp_problem_t *prob = dp_problem_make(q->pool, 403, "policy_denied",
+                                                     "Dockerfile: '%s' would be pulled from the registry '%s', "
+                                                     "which is not allowed (DockpayRegistryAllow)", img, ref.registry);
+                dp_problem_add(prob, q->pool, "field", json_object_new_string("Dockerfile"));
+                *pprob = prob;
+                return APR_EGENERAL;
+            }
+            /* pulled here rather than by the builder, so that its ONBUILD triggers are seen */
+            rv = dp_dk_pull(&g, pprob, q->proc->docker, q->pool, dp_dk_ref_with_tag(q->pool, img), NULL,
+                            dp_engine_tick, q->r, DP_ENGINE_LONG_MS);
+            if (rv != APR_SUCCESS || !engine_has_info(&info, q, img)) {
+                if (rv == APR_SUCCESS || *pprob == NULL) {
+                    return dp_problem_fail(pprob, q->pool, 422, "build_failed",
+                                           "Dockerfile: the image '%s' could not be pulled", img);
+                }
+                if ((*pprob)->status == 404) {
+                    (*pprob)->status = 422;
+                    (*pprob)->code = "build_failed";
+                }
+                return APR_EGENERAL;
+            }
+        }
+        {
             /* its ONBUILD triggers run in this build: they pass the same check */
             json_object *ob = dp_json_get(dp_json_get(info, "Config"), "OnBuild");
             size_t k;
@@ -731,15 +757,6 @@ static apr_status_t check_base_images(dp_problem_t **pprob, dp_req_t *q, apr_arr
                                            img, df.reason);
                 }
             }
-            continue;
-        }
-        if (!dp_dk_registry_allowed(q->conf->registry_allow, ref.registry)) {
-            dp_problem_t *prob = dp_problem_make(q->pool, 403, "policy_denied",
-                                                 "Dockerfile: '%s' would be pulled from the registry '%s', "
-                                                 "which is not allowed (DockpayRegistryAllow)", img, ref.registry);
-            dp_problem_add(prob, q->pool, "field", json_object_new_string("Dockerfile"));
-            *pprob = prob;
-            return APR_EGENERAL;
         }
     }
     return APR_SUCCESS;
@@ -857,10 +874,11 @@ int dp_images_build(dp_req_t *q)
         dp_problem_add(prob, q->pool, "line", json_object_new_int(df.line));
         return dp_send_problem(q, prob);
     }
-    if (check_base_images(&prob, q, df.images) != APR_SUCCESS) {
+    if (claim_tags(&claims, &prob, q, pc.refs) != APR_SUCCESS) {
         return dp_send_problem(q, prob);
     }
-    if (claim_tags(&claims, &prob, q, pc.refs) != APR_SUCCESS) {
+    if (check_base_images(&prob, q, df.images) != APR_SUCCESS) {
+        finish_claims(&claims, q, 0);
         return dp_send_problem(q, prob);
     }
 

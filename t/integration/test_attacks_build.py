@@ -273,6 +273,7 @@ def test_from_an_image_with_a_url_onbuild_trigger_is_refused(api, stack):
     """An operator image carrying ONBUILD ADD <url> (made outside the API): its trigger would run
     in the key's build, so the build is refused before the engine sees it."""
     ref = "dp/atk-onbuild:1"
+    reg = "localhost:5000/dp/atk-onbuild:1"
     changes = "ONBUILD ADD http://127.0.0.1/ /x"
     st, body = stack.docker_api("POST", "/images/create?fromSrc=-&repo=dp/atk-onbuild&tag=1&changes="
                                 + changes.replace(" ", "%20"), body=make_tar({"f": "x"}),
@@ -284,8 +285,31 @@ def test_from_an_image_with_a_url_onbuild_trigger_is_refused(api, stack):
         body = refused(stack, build(api, stack, f"FROM {ref}\n"), 403, "policy_denied")
         assert "ONBUILD" in body["detail"], body
         assert_engine_unchanged(stack, before)
+        # the same image from the (allowed) local registry: pulled first, then refused
+        stack.docker("tag", ref, reg)
+        stack.docker("push", reg)
+        stack.docker("rmi", reg)
+        body = refused(stack, build(api, stack, f"FROM {reg}\nRUN true\n"), 403, "policy_denied")
+        assert "ONBUILD" in body["detail"], body
+        assert not image_exists(stack, "dp/atk:1")
+        assert stack.sql("SELECT key_name FROM image_owners WHERE ref='dp/atk:1'") == []
     finally:
         stack.docker("rmi", "-f", ref, check=False)
+        stack.docker("rmi", "-f", reg, check=False)
+
+
+def test_from_an_allowed_registry_is_pulled_and_built(api, stack):
+    reg = "localhost:5000/dp/atk-base:1"
+    stack.docker("tag", BASE, reg)
+    stack.docker("push", reg)
+    stack.docker("rmi", reg)
+    try:
+        r = build(api, stack, f"FROM {reg}\nRUN echo ok > /ok\n", params={"t": "dp/atk-fromreg:1"})
+        assert r.status_code == 200, r.text
+        assert image_exists(stack, "dp/atk-fromreg:1")
+    finally:
+        stack.docker("rmi", "-f", "dp/atk-fromreg:1", check=False)
+        stack.docker("rmi", "-f", reg, check=False)
 
 
 @pytest.mark.allow_log(r"dbd|DBD|mysql|MySQL|database|MariaDB")
@@ -332,3 +356,13 @@ def test_the_admins_build_is_admin_owned(api, stack):
         assert_engine_unchanged(stack, before)
     finally:
         stack.docker("rmi", "-f", ref, check=False)
+
+
+def test_create_with_pull_from_a_registry_not_allowed_is_refused(api, stack):
+    before = engine_snapshot(stack)
+    for image in ("127.0.0.1:2375/x/y:1", "evil.example/x:1"):
+        r = api.post("/containers", params={"pull": "true"}, json={"image": image, "cmd": ["true"]},
+                     key=stack.keys["docker_write"])
+        body = refused(stack, r, 403, "policy_denied", "image")
+        assert "registry" in body["detail"], body
+    assert_engine_unchanged(stack, before)
