@@ -128,6 +128,7 @@ typedef struct {
     apr_pool_t *p;
     dp_dk_dfile_t *res;
     apr_array_header_t *stages;   /* lower-case stage names so far */
+    int only_add;                 /* the every-line pass: ADD and ONBUILD only */
 } dctx_t;
 
 static apr_status_t refuse(dctx_t *d, int line, const char *fmt, const char *arg)
@@ -142,6 +143,35 @@ static apr_status_t refuse(dctx_t *d, int line, const char *fmt, const char *arg
 static int is_space(char c)
 {
     return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
+}
+
+/* Length of the white-space character at s (n bytes left) as Go's unicode.IsSpace sees it
+ * (ASCII, U+0085, U+00A0, U+1680, U+2000-U+200A, U+2028, U+2029, U+202F, U+205F, U+3000),
+ * 0 when s starts with none. Docker trims these before an instruction. */
+static apr_size_t uspace(const char *s, apr_size_t n)
+{
+    const unsigned char *u = (const unsigned char *)s;
+
+    if (n == 0) return 0;
+    if (is_space(s[0]) || s[0] == '\n') return 1;
+    if (n >= 2 && u[0] == 0xC2 && (u[1] == 0x85 || u[1] == 0xA0)) return 2;
+    if (n >= 3 && u[0] == 0xE1 && u[1] == 0x9A && u[2] == 0x80) return 3;
+    if (n >= 3 && u[0] == 0xE2 && u[1] == 0x80 && ((u[2] >= 0x80 && u[2] <= 0x8A) || u[2] == 0xA8
+                                                    || u[2] == 0xA9 || u[2] == 0xAF)) return 3;
+    if (n >= 3 && u[0] == 0xE2 && u[1] == 0x81 && u[2] == 0x9F) return 3;
+    if (n >= 3 && u[0] == 0xE3 && u[1] == 0x80 && u[2] == 0x80) return 3;
+    return 0;
+}
+
+/* Skips leading white space (Unicode's, as above) of the n bytes at s; returns the count. */
+static apr_size_t skip_uspace(const char *s, apr_size_t n)
+{
+    apr_size_t i = 0, k;
+
+    while (i < n && (k = uspace(s + i, n - i)) > 0) {
+        i += k;
+    }
+    return i;
 }
 
 /* Splits s at whitespace into words (const char*). */
@@ -286,7 +316,7 @@ static apr_status_t instruction(dctx_t *d, int line, const char *text, int onbui
     apr_array_header_t *w;
     int i;
 
-    while (*s && is_space(*s)) ++s;
+    s += skip_uspace(s, strlen(s));
     b = s;
     while (*s && !is_space(*s)) ++s;
     cmd = apr_pstrndup(d->p, b, (apr_size_t)(s - b));
@@ -301,6 +331,9 @@ static apr_status_t instruction(dctx_t *d, int line, const char *text, int onbui
             return refuse(d, line, "%s may not nest", "ONBUILD");
         }
         return instruction(d, line, s, 1);
+    }
+    if (d->only_add && !onbuild) {
+        return APR_SUCCESS;
     }
     if (strcmp(cmd, "from") == 0) {
         const char *image = NULL;
@@ -360,7 +393,9 @@ static apr_status_t instruction(dctx_t *d, int line, const char *text, int onbui
 }
 
 /* Reads text with escape character esc: logical lines (continuations joined, comment and
- * empty lines inside them skipped, as Docker's parser does), each checked. */
+ * empty lines inside them skipped, as Docker's parser does), each checked. With d->only_add,
+ * every physical line is also taken as the start of an instruction (ADD/ONBUILD only), so a
+ * disagreement about where a continuation ends cannot hide an ADD. */
 static apr_status_t parse(dctx_t *d, const char *text, apr_size_t len, char esc)
 {
     apr_size_t pos = 0;
@@ -372,7 +407,7 @@ static apr_status_t parse(dctx_t *d, const char *text, apr_size_t len, char esc)
     }
     while (pos < len) {
         const char *ln, *e;
-        apr_size_t n;
+        apr_size_t n, k, next;
         char *buf;
         int start, more;
 
@@ -382,15 +417,20 @@ static apr_status_t parse(dctx_t *d, const char *text, apr_size_t len, char esc)
         n = e ? (apr_size_t)(e - ln) : len - pos;
         pos += n + (e ? 1 : 0);
         ++lineno;
-        while (n && is_space(*ln)) { ++ln; --n; }
+        next = pos;
+        k = skip_uspace(ln, n);
+        ln += k;
+        n -= k;
         if (n == 0 || *ln == '#') {
             continue;
         }
         start = lineno;
         buf = apr_pstrndup(d->p, ln, n);
         for (;;) {
-            apr_size_t k = strlen(buf);
-            while (k && is_space(buf[k - 1])) --k;
+            /* Docker: trailing CR/LF off, then escape followed by spaces/tabs only */
+            k = strlen(buf);
+            while (k && (buf[k - 1] == '\r' || buf[k - 1] == '\n')) --k;
+            while (k && (buf[k - 1] == ' ' || buf[k - 1] == '\t')) --k;
             more = k && buf[k - 1] == esc;
             if (!more) {
                 break;
@@ -408,7 +448,7 @@ static apr_status_t parse(dctx_t *d, const char *text, apr_size_t len, char esc)
                 n2 = e2 ? (apr_size_t)(e2 - l2) : len - pos;
                 pos += n2 + (e2 ? 1 : 0);
                 ++lineno;
-                for (skip = 0; skip < n2 && is_space(l2[skip]); ++skip);
+                skip = skip_uspace(l2, n2);
                 if (skip == n2 || l2[skip] == '#') {
                     continue;
                 }
@@ -420,6 +460,10 @@ done:
         if (instruction(d, start, buf, 0) != APR_SUCCESS) {
             rv = APR_EINVAL;
             break;
+        }
+        if (d->only_add) {
+            pos = next;
+            lineno = start;
         }
     }
     return rv;
@@ -441,9 +485,10 @@ apr_status_t dp_dk_dockerfile_check(dp_dk_dfile_t *res, apr_pool_t *p, const cha
     }
     d.p = p;
     d.res = res;
-    for (i = 0; i < 2; ++i) {
+    for (i = 0; i < 4; ++i) {
         d.stages = apr_array_make(p, 4, sizeof(const char *));
-        if (parse(&d, text, len, escs[i]) != APR_SUCCESS) {
+        d.only_add = i >= 2;
+        if (parse(&d, text, len, escs[i % 2]) != APR_SUCCESS) {
             return APR_EINVAL;
         }
     }

@@ -72,6 +72,8 @@ URL_ADDS = {
     "variable": "FROM local/busybox:test\nARG U=http://127.0.0.1/\nADD $U /x\n",
     "heredoc": "FROM local/busybox:test\nADD <<EOF /x\nhi\nEOF\n",
     "crlf_bom": "\ufeffFROM local/busybox:test\r\nADD http://127.0.0.1/ /x\r\n",
+    "unicode_space": "FROM local/busybox:test\n\u00a0\u3000ADD http://127.0.0.1/ /x\n",
+    "broken_continuation": "FROM local/busybox:test\nRUN echo \\\v\nADD http://127.0.0.1/ /x\n",
 }
 
 

@@ -96,6 +96,13 @@ START_TEST(dockerfile_url_add_spellings_are_refused)
     ck_assert(refused("FROM a\nADD <<EOF /x\nhello\nEOF\n", 2));
     ck_assert(refused("\xEF\xBB\xBF" "FROM a\r\nADD http://evil/x /x\r\n", 2));
     ck_assert(refused("FROM a\nRUN true \\\n && echo\nADD\thttp://evil /x\n", 4));
+    /* Unicode white space Docker trims before an instruction (NBSP, U+2003, U+3000) */
+    ck_assert(refused("FROM a\n\xC2\xA0" "ADD http://evil /x\n", 2));
+    ck_assert(refused("FROM a\n\xE2\x80\x83" "add http://evil /x\n", 2));
+    ck_assert(refused("FROM a\nONBUILD \xE3\x80\x80" "ADD http://evil /x\n", 2));
+    /* a line Docker does not continue (\\ then a vertical tab) still has its ADD checked */
+    ck_assert(refused("FROM a\nRUN echo \\\v\nADD http://evil /x\n", 3));
+    ck_assert(refused("FROM a\nLABEL a=b \\\nADD http://evil /x\n", 3));   /* under ` it is an ADD */
 }
 END_TEST
 
@@ -117,6 +124,7 @@ START_TEST(dockerfile_local_add_and_images)
     ck_assert(refused("FROM a\nONBUILD COPY --from=evil.example/x /a /b\n", 2));
     ck_assert(refused("FROM bad@@name\n", 1));
     ck_assert(!refused("FROM a\nRUN curl http://example/ | sh\nCOPY x /x\n", 0));
+    ck_assert(!refused("FROM a\nRUN apt-get install \\\n    add-apt-repository \\\n    from-x\n", 0));
 }
 END_TEST
 
