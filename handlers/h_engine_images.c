@@ -71,7 +71,7 @@ static apr_status_t load_owners(apr_hash_t **powners, dp_problem_t **pprob, dp_r
 }
 
 /* True when the caller may see an image with tags (RepoTags) and labels: admin always; others
- * when a tag is theirs or unowned, or, untagged, when its dockpay.key label is not another's. */
+ * when a tag is theirs or unowned, or, untagged, when its dockpay.key label is theirs. */
 static int image_visible(const dp_req_t *q, apr_hash_t *owners, json_object *tags, json_object *labels)
 {
     const char *me = key_name(q), *lbl;
@@ -96,8 +96,9 @@ static int image_visible(const dp_req_t *q, apr_hash_t *owners, json_object *tag
     if (other) {
         return 0;
     }
+    /* untagged (dangling or a build's intermediate image): only by the key's own label */
     lbl = dp_json_get_str(labels, "dockpay.key");
-    return lbl == NULL || strcmp(lbl, me) == 0;
+    return lbl != NULL && strcmp(lbl, me) == 0;
 }
 
 /* Drops the tags of other keys from an image object's RepoTags (non-admin callers). */
@@ -744,6 +745,12 @@ static apr_status_t check_base_images(dp_problem_t **pprob, dp_req_t *q, apr_arr
                 return APR_EGENERAL;
             }
         }
+        if (!is_admin(q) && !image_visible(q, owners, dp_json_get(info, "RepoTags"),
+                                           dp_json_get(dp_json_get(info, "Config"), "Labels"))) {
+            /* e.g. FROM <id> of another key's image */
+            return dp_problem_fail(pprob, q->pool, 403, "policy_denied",
+                                   "Dockerfile: the image '%s' is not available to this key", img);
+        }
         {
             /* its ONBUILD triggers run in this build: they pass the same check */
             json_object *ob = dp_json_get(dp_json_get(info, "Config"), "OnBuild");
@@ -882,7 +889,9 @@ int dp_images_build(dp_req_t *q)
         return dp_send_problem(q, prob);
     }
 
-    path = "/build?rm=1&forcerm=1&pull=0";
+    /* version=1: the classic builder, whatever the engine's default (BuildKit would read
+     * "# syntax=" directives and pull frontend images) */
+    path = "/build?version=1&rm=1&forcerm=1&pull=0";
     for (i = 0; i < (int)json_object_array_length(pc.tags); ++i) {
         path = apr_pstrcat(q->pool, path, "&t=",
                            dp_url_encode(q->pool, json_object_get_string(json_object_array_get_idx(pc.tags, i))), NULL);

@@ -211,6 +211,9 @@ def test_inspect_and_list_hide_another_keys_image(api, stack, owned2):
 def test_from_another_keys_image_is_refused(api, stack, owned2):
     before = engine_snapshot(stack)
     refused(stack, build(api, stack, f"FROM {OWNED2}\nRUN true\n"), 403, "policy_denied")
+    # by id, and through COPY --from, too
+    refused(stack, build(api, stack, f"FROM {owned2}\nRUN true\n"), 403, "policy_denied")
+    refused(stack, build(api, stack, f"FROM {BASE}\nCOPY --from={owned2} /owner /x\n"), 403, "policy_denied")
     assert_engine_unchanged(stack, before)
 
 
