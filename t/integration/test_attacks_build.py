@@ -219,13 +219,16 @@ def test_from_another_keys_image_is_refused(api, stack, owned2):
 
 def test_build_by_a_key_is_owned_and_hidden_from_the_other(api, stack, owned2):
     ref = "dp/atk-mine:1"
-    r = build(api, stack, "FROM local/busybox:test\nRUN echo mine > /owner\nRUN cat /owner\n", params={"t": ref})
+    # a LABEL naming another key is overridden by the module's own labels
+    r = build(api, stack, "FROM local/busybox:test\nLABEL dockpay.key=docker_write2 dockpay.managed=false\n"
+                          "RUN echo mine > /owner\nRUN cat /owner\n", params={"t": ref})
     assert r.status_code == 200, r.text
     img = r.json()["id"]
     try:
         st, info = stack.docker_api("GET", f"/images/{ref}/json")
         assert st == 200 and info["Id"] == img
         assert info["Config"]["Labels"]["dockpay.key"] == "docker_write"
+        assert info["Config"]["Labels"]["dockpay.managed"] == "true"
         assert stack.sql("SELECT key_name FROM image_owners WHERE ref=%s", ref) == [("docker_write",)]
         mine = [i["Id"] for i in api.get("/images", key=stack.keys["docker_write"]).json()["items"]]
         other = [i["Id"] for i in api.get("/images", key=stack.keys["docker_write2"]).json()["items"]]
