@@ -150,11 +150,15 @@ typedef struct {
 
 /* Claims the tags refs (familiar names) for the caller before a pull/build writes them: 409
  * image_tag_taken for a tag of another key or an existing unowned one, 503 without database.
- * The admin claims nothing here (its tags are recorded after success, see record_claims). */
+ * The admin claims nothing here (its tags are recorded after success, see finish_claims).
+ * On a refusal the claims this call made are released again. */
+static void finish_claims(claims_t *c, dp_req_t *q, int ok);
+
 static apr_status_t claim_tags(claims_t *c, dp_problem_t **pprob, dp_req_t *q, apr_array_header_t *refs)
 {
     apr_int64_t now = apr_time_sec(apr_time_now());
     const char *me = key_name(q);
+    apr_status_t rv = APR_SUCCESS;
     int i;
 
     c->claimed = apr_array_make(q->pool, 2, sizeof(const char *));
@@ -169,26 +173,31 @@ static apr_status_t claim_tags(claims_t *c, dp_problem_t **pprob, dp_req_t *q, a
     for (i = 0; i < refs->nelts; ++i) {
         const char *ref = APR_ARRAY_IDX(refs, i, const char *), *owner = NULL;
         int ok = 0;
-        apr_status_t rv;
 
         if ((rv = dp_store_img_owner(&owner, pprob, c->db, ref)) != APR_SUCCESS) {
-            return rv;
+            break;
         }
         if (owner && strcmp(owner, me) == 0) {
             continue;
         }
         if (engine_has(q, ref)) {
-            return dp_problem_fail(pprob, q->pool, 409, "image_tag_taken",
-                                   "the image tag '%s' exists and is not this key's", ref);
+            rv = dp_problem_fail(pprob, q->pool, 409, "image_tag_taken",
+                                 "the image tag '%s' exists and is not this key's", ref);
+            break;
         }
         if ((rv = dp_store_img_claim(&ok, pprob, c->db, ref, me, now, now - DP_IMG_CLAIM_STALE_S)) != APR_SUCCESS) {
-            return rv;
+            break;
         }
         if (!ok) {
-            return dp_problem_fail(pprob, q->pool, 409, "image_tag_taken",
-                                   "the image tag '%s' is claimed by another key", ref);
+            rv = dp_problem_fail(pprob, q->pool, 409, "image_tag_taken",
+                                 "the image tag '%s' is claimed by another key", ref);
+            break;
         }
         APR_ARRAY_PUSH(c->claimed, const char *) = ref;
+    }
+    if (i < refs->nelts) {
+        finish_claims(c, q, 0);
+        return rv;
     }
     return APR_SUCCESS;
 }

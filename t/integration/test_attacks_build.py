@@ -374,3 +374,12 @@ def test_create_with_pull_from_a_registry_not_allowed_is_refused(api, stack):
         body = refused(stack, r, 403, "policy_denied", "image")
         assert "registry" in body["detail"], body
     assert_engine_unchanged(stack, before)
+
+
+def test_a_refused_second_tag_releases_the_first_claim(api, stack, owned2):
+    r = api.post("/images/build", params=[("t", "dp/atk-first:1"), ("t", OWNED2)],
+                 data=make_tar({"Dockerfile": "FROM local/busybox:test\nRUN true\n"}), headers=TAR,
+                 key=stack.keys["docker_write"])
+    refused(stack, r, 409, "image_tag_taken")
+    assert stack.sql("SELECT key_name FROM image_owners WHERE ref='dp/atk-first:1'") == []
+    assert not image_exists(stack, "dp/atk-first:1")
