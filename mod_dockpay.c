@@ -93,6 +93,7 @@ static void *merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE_INT(pids_max);
     MERGE_PTR(publish_allow);
     MERGE_PTR(log_drivers);
+    MERGE_PTR(registry_allow);
     MERGE_PTR(compose_command);
     MERGE_PTR(compose_root);
     MERGE_INT(compose_timeout);
@@ -378,6 +379,25 @@ static const char *add_log_driver(cmd_parms *cmd, void *dc, const char *v)
     return NULL;
 }
 
+static const char *add_registry(cmd_parms *cmd, void *dc, const char *v)
+{
+    dp_conf_t *c = conf_of(cmd->server);
+    apr_size_t i;
+
+    (void)dc;
+    for (i = 0; v[i]; ++i) {
+        if (!(apr_isalnum((unsigned char)v[i]) || v[i] == '.' || v[i] == '-' || v[i] == ':')) {
+            break;
+        }
+    }
+    if (i == 0 || v[i] || i > 255 || !apr_isalnum((unsigned char)v[0])) {
+        return apr_psprintf(cmd->pool, "DockpayRegistryAllow: '%s' is not a registry host[:port]", v);
+    }
+    if (c->registry_allow == NULL) c->registry_allow = apr_array_make(cmd->pool, 4, sizeof(const char *));
+    APR_ARRAY_PUSH(c->registry_allow, const char *) = v;
+    return NULL;
+}
+
 static const char *add_webhook_allow(cmd_parms *cmd, void *dc, const char *v)
 {
     dp_conf_t *c = conf_of(cmd->server);
@@ -448,6 +468,8 @@ static const command_rec dockpay_cmds[] = {
                     "host IP:LOW-HIGH containers may publish (default 1024-65535 on 0.0.0.0 127.0.0.1 :: ::1)"),
     AP_INIT_ITERATE("DockpayLogDriverAllow", add_log_driver, NULL, RSRC_CONF,
                     "log drivers allowed beyond json-file, local and none (default none)"),
+    AP_INIT_ITERATE("DockpayRegistryAllow", add_registry, NULL, RSRC_CONF,
+                    "registries (host[:port]) pulls and builds may reach (default docker.io)"),
     AP_INIT_TAKE1("DockpayComposeCommand", set_compose_command, NULL, RSRC_CONF,
                   "'docker compose' or 'docker-compose' (default docker-compose)"),
     AP_INIT_TAKE1("DockpayComposeRoot", set_str, OFF(compose_root), RSRC_CONF,

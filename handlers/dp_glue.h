@@ -65,6 +65,8 @@ typedef struct dp_conf_t {
     dp_quota_t quota;               /* DockpayQuotaContainers/Memory/Cpus/Volumes: defaults for keys
                                      * without their own (members DP_QUOTA_UNSET until set;
                                      * built-in defaults in handlers/h_owner.h) */
+    /* builds and registries */
+    apr_array_header_t *registry_allow; /* DockpayRegistryAllow host[:port] (const char*), default docker.io */
     /* PortOne */
     const char *portone_url;        /* DockpayPortOneURL, default https://api.iamport.kr */
     const char *portone_key;        /* DockpayPortOneKey (secret: never logged) */

@@ -16,6 +16,7 @@
 #include "dp_dk_stats.h"
 #include "h_watch.h"
 #include "h_owner.h"
+#include "dp_dk_build.h"
 
 #define Q_DOCKER(q) ((q)->proc->docker)
 
@@ -375,6 +376,7 @@ static int containers_action(dp_req_t *q)
 static apr_status_t pull_missing(dp_problem_t **pprob, dp_req_t *q, const char *image)
 {
     dp_dk_progress_t *g;
+    dp_dk_ref_t ref;
     apr_status_t rv;
     int status = 0;
 
@@ -382,6 +384,14 @@ static apr_status_t pull_missing(dp_problem_t **pprob, dp_req_t *q, const char *
                         apr_pstrcat(q->pool, "/images/", dp_dk_ref_encode(q->pool, image), "/json", NULL), NULL);
     if (rv == APR_SUCCESS || status != 404) {
         return rv;
+    }
+    /* builds and registries: only from DockpayRegistryAllow (see h_engine_images.c) */
+    if (dp_dk_ref_parse(&ref, q->pool, image) != APR_SUCCESS) {
+        return dp_problem_fail(pprob, q->pool, 422, "invalid_value", "image: '%s' is not an image reference", image);
+    }
+    if (!dp_dk_registry_allowed(q->conf->registry_allow, ref.registry)) {
+        return dp_problem_fail(pprob, q->pool, 403, "policy_denied",
+                               "image: the registry '%s' is not allowed (DockpayRegistryAllow)", ref.registry);
     }
     return dp_dk_pull(&g, pprob, Q_DOCKER(q), q->pool, dp_dk_ref_with_tag(q->pool, image), NULL, NULL, NULL,
                       (long)dp_conf_int(q->conf->docker_timeout, 60) * 1000 * 10);

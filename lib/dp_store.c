@@ -21,6 +21,7 @@ const dp_stmt_def_t *const dp_store_tables[] = {
     dp_store_core_statements,
     dp_store_pay_statements,
     dp_store_sub_statements,
+    dp_store_img_statements,
     NULL
 };
 

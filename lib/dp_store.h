@@ -32,6 +32,7 @@ typedef struct dp_db_t {
 extern const dp_stmt_def_t dp_store_core_statements[];
 extern const dp_stmt_def_t dp_store_pay_statements[];
 extern const dp_stmt_def_t dp_store_sub_statements[];
+extern const dp_stmt_def_t dp_store_img_statements[];
 /* All tables, NULL-terminated. */
 extern const dp_stmt_def_t *const dp_store_tables[];
 

@@ -468,6 +468,7 @@ DockpayStreamHeartbeat 2
 DockpayPortOneTimeout 3
 DockpayPortOneConnectTimeout 2
 DockpayWebhookAllow 127.0.0.1 ::1
+DockpayRegistryAllow docker.io localhost:5000
 {portone}{self.extra_conf}
 """
 

@@ -823,20 +823,31 @@ OPS.update({
                 qbool("dangling", False, "Only dangling (`true`) or only tagged (`false`) images"),
                 q("reference", {"type": "string"}, "Only images matching this reference (`name[:tag]`, "
                                                    "wildcards as Docker allows).")],
+        description="Non-admin keys see their own images and the unowned (operator's) ones; tags of "
+                    "other keys are left out of `RepoTags` and their images out of the list.",
         responses={200: ok("Docker's image list objects.", ref("DockerItems"))},
-        errors=errs((400, E400_Q), docker=True)),
+        errors=errs((400, E400_Q), (503, err(503, "The Docker socket cannot be reached (`docker_unavailable`), or (non-admin keys) "
+                                   "the database that records image owners cannot (`database_unavailable`).")), docker=True)),
     "images.pull": dict(
         tag="images", summary="Pull an image",
         description="Pulls the image and waits for completion. Errors Docker reports in-band in its "
                     "progress stream are detected and answered as 404 (image or tag unknown) or 502. "
-                    "Registry credentials are sent as `X-Registry-Auth` and never logged.",
+                    "Registry credentials are sent as `X-Registry-Auth` and never logged. Only registries "
+                    "on `DockpayRegistryAllow` (default `docker.io`) are reached. The tag written is "
+                    "owned by the key; a non-admin key may not write a tag that exists and is not its own.",
         body=body_json(ref("ImagePullRequest"), examples={
             "ref": {"value": {"image": "redis:latest"}},
             "tag": {"value": {"image": "redis", "tag": "7"}}}),
         responses={200: ok("Pulled.", ref("ImagePullResult"))},
-        errors=errs((400, E400_B), (403, e403("docker:write")),
+        errors=errs((400, E400_B),
+                    (403, e403("docker:write", ", or the registry is not on `DockpayRegistryAllow` "
+                                               "(`policy_denied`)")),
                     (404, err(404, "The registry has no such image or tag (`image_not_found`), with Docker's "
                                    "message.")),
+                    (409, err(409, "The tag exists and belongs to another key or to the operator "
+                                   "(`image_tag_taken`); nothing changed.")),
+                    (503, err(503, "The Docker socket cannot be reached (`docker_unavailable`), or (non-admin keys) "
+                                   "the database that records image owners cannot (`database_unavailable`).")),
                     (413, E413), (415, E415),
                     (422, err(422, "`image` or `tag` is not a valid reference (`invalid_value`).")),
                     (502, err(502, "The pull failed (registry refused, authentication failed, ...) "
@@ -846,7 +857,14 @@ OPS.update({
         tag="images", summary="Build an image",
         description="The body is a tar build context, streamed to Docker without being held in memory "
                     "(up to 512 MiB, independent of `DockpayMaxBody`). Answers when the build is done with "
-                    "the image id and the build log; a failed build is 422 `build_failed` with the log.",
+                    "the image id and the build log; a failed build is 422 `build_failed` with the log. "
+                    "The context must be a plain tar; its Dockerfile is checked first: `ADD` of a URL or "
+                    "git remote (also under `ONBUILD`, with variables or heredocs), `FROM`/`COPY --from` "
+                    "with variables, `FROM --platform`, and images that would be pulled from a registry "
+                    "not on `DockpayRegistryAllow` are refused (403 `policy_denied` naming the line). "
+                    "Query parameters other than those listed (e.g. `remote`, `extrahosts`, `platform`, "
+                    "`memory`) are refused (403 `policy_denied` naming them). The image gets the labels "
+                    "`dockpay.key` and `dockpay.managed`; its tags are owned by the key.",
         params=[q("t", {"type": "array", "items": {"type": "string"}},
                   "Name and optional tag (`name:tag`) for the image; repeat for several.",
                   style="form", explode=True),
@@ -854,23 +872,39 @@ OPS.update({
                   "Path of the Dockerfile inside the context (relative, no `..`)."),
                 q("buildargs", {"type": "string"},
                   "Build arguments as a JSON object of strings, e.g. `{\"VERSION\":\"1\"}`."),
+                q("labels", {"type": "string"},
+                  "Labels as a JSON object of strings (`dockpay.*` is reserved)."),
+                q("networkmode", {"type": "string", "enum": ["default", "none"], "default": "default"},
+                  "Network of the build's RUN steps."),
+                qbool("rm", True, "Remove intermediate containers (only `true`)"),
+                qbool("forcerm", True, "Always remove intermediate containers (only `true`)"),
+                qbool("pull", False, "Pull newer base images (only `false`)"),
                 qbool("nocache", False, "Do not use the build cache")],
         body={"required": True, "description": "The build context.",
               "content": {"application/x-tar": {"schema": {"type": "string",
                                                            "contentMediaType": "application/x-tar"}}}},
         responses={200: ok("Built.", ref("ImageBuildResult"))},
-        errors=errs((400, E400_Q), (403, e403("docker:write")),
+        errors=errs((400, E400_Q),
+                    (403, e403("docker:write", ", or a parameter, the context or the Dockerfile is "
+                                               "refused by the build policy (`policy_denied`)")),
+                    (409, err(409, "A tag `t` exists and belongs to another key or to the operator "
+                                   "(`image_tag_taken`); nothing changed.")),
                     (413, err(413, "The build context is larger than 512 MiB (`body_too_large`).")),
                     (415, err(415, "The body is not `application/x-tar` (`unsupported_media_type`).")),
                     (422, err(422, "A query value is invalid (`invalid_value`) or the build failed "
-                                   "(`build_failed`, with the build log).")),
+                                   "(`build_failed`, with the build log; also a context without its "
+                                   "Dockerfile or with two).")),
+                    (503, err(503, "The Docker socket cannot be reached (`docker_unavailable`), or (non-admin keys) "
+                                   "the database that records image owners cannot (`database_unavailable`).")),
                     docker=True)),
     "images.inspect": dict(
         tag="images", summary="Inspect an image",
         params=[p("name", "Image id or reference (`name[:tag]`, `name@digest`).", greedy=True)],
         responses={200: ok("Docker's image inspect object.", ref("DockerObject"))},
         errors=errs((400, E400_Q), (403, e403("docker:read")),
-                    (404, err(404, "No such image (`image_not_found`).")), docker=True)),
+                    (404, err(404, "No such image, or (non-admin keys) an image of another key "
+                                   "(`image_not_found`).")), (503, err(503, "The Docker socket cannot be reached (`docker_unavailable`), or (non-admin keys) "
+                                   "the database that records image owners cannot (`database_unavailable`).")), docker=True)),
     "images.delete": dict(
         tag="images", summary="Remove an image",
         params=[p("name", "Image id or reference (`name[:tag]`, `name@digest`).", greedy=True),
@@ -879,7 +913,10 @@ OPS.update({
         responses={200: ok("Docker's list of untagged and deleted images (`{\"Untagged\": ...}` / "
                            "`{\"Deleted\": ...}`).", ref("DockerItems"))},
         errors=errs((400, E400_Q), (403, e403("docker:write")),
-                    (404, err(404, "No such image (`image_not_found`).")),
+                    (404, err(404, "No such image, or (non-admin keys) not a tag of the key's own "
+                                   "(`image_not_found`).")),
+                    (503, err(503, "The Docker socket cannot be reached (`docker_unavailable`), or (non-admin keys) "
+                                   "the database that records image owners cannot (`database_unavailable`).")),
                     (409, err(409, "The image is in use by a container, or tagged in several repositories "
                                    "(pass `force=true`) (`conflict`).")), docker=True)),
 

@@ -31,5 +31,6 @@ TCase *tc_subscriptions(void) __attribute__((weak));
 TCase *tc_pay_misc(void) __attribute__((weak));
 TCase *tc_docker_watch(void) __attribute__((weak));
 TCase *tc_docker_compose(void) __attribute__((weak));
+TCase *tc_docker_build(void) __attribute__((weak));
 
 #endif

@@ -30,6 +30,7 @@ int main(int argc, const char *const *argv)
         tc_docker_logs, tc_docker_stats, tc_docker_policy, tc_docker_progress, tc_docker_misc,
         tc_portone, tc_payments, tc_webhook, tc_subscriptions, tc_pay_misc, tc_docker_watch,
         tc_docker_compose,
+        tc_docker_build,
     };
     size_t i;
 
