@@ -170,7 +170,7 @@ void dp_owner_quota_end(dp_req_t *q, int locked)
 }
 
 /* A 403 policy_denied naming the field. */
-static apr_status_t denied(dp_problem_t **pprob, dp_req_t *q, const dp_dk_ref_t *r, const char *what)
+static apr_status_t denied(dp_problem_t **pprob, dp_req_t *q, const dp_dk_objref_t *r, const char *what)
 {
     dp_problem_t *prob = dp_problem_make(q->pool, 403, "policy_denied", "%s: the %s '%s' is not one of this key's",
                                          r->field, what, r->name);
@@ -190,7 +190,7 @@ apr_status_t dp_owner_create_refs(apr_array_header_t **pnew, dp_problem_t **ppro
     }
     dp_dk_create_refs(&nets, &vols, &ctrs, q->pool, body);
     for (i = 0; i < nets->nelts; ++i) {
-        const dp_dk_ref_t *r = &APR_ARRAY_IDX(nets, i, dp_dk_ref_t);
+        const dp_dk_objref_t *r = &APR_ARRAY_IDX(nets, i, dp_dk_objref_t);
         dp_problem_t *prob = NULL;
         if (!dp_dk_name_ok(r->name) || dp_owner_network(NULL, &prob, q, r->name) != APR_SUCCESS) {
             if (prob && prob->status != 404) {
@@ -201,7 +201,7 @@ apr_status_t dp_owner_create_refs(apr_array_header_t **pnew, dp_problem_t **ppro
         }
     }
     for (i = 0; i < ctrs->nelts; ++i) {
-        const dp_dk_ref_t *r = &APR_ARRAY_IDX(ctrs, i, dp_dk_ref_t);
+        const dp_dk_objref_t *r = &APR_ARRAY_IDX(ctrs, i, dp_dk_objref_t);
         dp_problem_t *prob = NULL;
         const char *id;
         if (!dp_dk_valid_id(r->name) || dp_owner_container(&id, NULL, &prob, q, r->name) != APR_SUCCESS) {
@@ -213,7 +213,7 @@ apr_status_t dp_owner_create_refs(apr_array_header_t **pnew, dp_problem_t **ppro
         }
     }
     for (i = 0; i < vols->nelts; ++i) {
-        const dp_dk_ref_t *r = &APR_ARRAY_IDX(vols, i, dp_dk_ref_t);
+        const dp_dk_objref_t *r = &APR_ARRAY_IDX(vols, i, dp_dk_objref_t);
         json_object *v = NULL;
         int status = 0, j, dup = 0;
         if (!dp_dk_valid_volume_name(r->name)) {

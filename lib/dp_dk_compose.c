@@ -745,7 +745,7 @@ static apr_status_t service_in(json_object **pout, ck_t *c, const char *name, js
 {
     static const char *const allowed[] = {
         "image", "command", "entrypoint", "environment", "ports", "expose", "volumes", "labels", "restart",
-        "healthcheck", "working_dir", "user", "hostname", "networks", "depends_on", "mem_limit", "cpus",
+        "healthcheck", "working_dir", "user", "hostname", "networks", "depends_on", "mem_limit", "memswap_limit", "cpus",
         "pids_limit", "stop_signal", "stop_grace_period", "tty", "stdin_open", "read_only", "tmpfs", "cap_add",
         "cap_drop", "init", "logging", "container_name", "security_opt", "deploy", NULL
     };

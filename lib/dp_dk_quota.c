@@ -213,7 +213,7 @@ void dp_dk_owner_filters_add(json_object *filters, apr_pool_t *p, const char *ke
 
 static void push_ref(apr_array_header_t *a, const char *name, apr_size_t len, const char *field)
 {
-    dp_dk_ref_t *r = apr_array_push(a);
+    dp_dk_objref_t *r = apr_array_push(a);
     r->name = apr_pstrmemdup(a->pool, name, len);
     r->field = field;
 }
@@ -349,9 +349,9 @@ static void networking_refs(apr_array_header_t *nets, apr_array_header_t *ctrs, 
 void dp_dk_create_refs(apr_array_header_t **pnets, apr_array_header_t **pvols, apr_array_header_t **pctrs,
                        apr_pool_t *p, json_object *body)
 {
-    *pnets = apr_array_make(p, 2, sizeof(dp_dk_ref_t));
-    *pvols = apr_array_make(p, 2, sizeof(dp_dk_ref_t));
-    *pctrs = apr_array_make(p, 1, sizeof(dp_dk_ref_t));
+    *pnets = apr_array_make(p, 2, sizeof(dp_dk_objref_t));
+    *pvols = apr_array_make(p, 2, sizeof(dp_dk_objref_t));
+    *pctrs = apr_array_make(p, 1, sizeof(dp_dk_objref_t));
     if (body == NULL || !json_object_is_type(body, json_type_object)) {
         return;
     }

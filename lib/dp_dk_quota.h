@@ -72,11 +72,11 @@ void dp_dk_owner_filters_add(json_object *filters, apr_pool_t *p, const char *ke
  * "name:/path", HostConfig.Mounts of Type volume with a Source) and containers
  * (NetworkMode/PidMode/IpcMode "container:X", HostConfig.Links and VolumesFrom, endpoint Links).
  * Every spelling of these field names counts (the
- * engine matches names case-insensitively and merges repeated objects). Arrays of dp_dk_ref_t. */
-typedef struct dp_dk_ref_t {
+ * engine matches names case-insensitively and merges repeated objects). Arrays of dp_dk_objref_t. */
+typedef struct dp_dk_objref_t {
     const char *name;
     const char *field;    /* the body field that names it */
-} dp_dk_ref_t;
+} dp_dk_objref_t;
 
 /* Collects the references of a create body into three arrays in p. */
 void dp_dk_create_refs(apr_array_header_t **pnets, apr_array_header_t **pvols, apr_array_header_t **pctrs,

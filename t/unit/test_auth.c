@@ -227,14 +227,14 @@ START_TEST(quota_body_usage_and_refs)
 
     dp_dk_create_refs(&nets, &vols, &ctrs, tp, body);
     ck_assert_int_eq(nets->nelts, 2);
-    ck_assert_str_eq(APR_ARRAY_IDX(nets, 0, dp_dk_ref_t).name, "mynet");
-    ck_assert_str_eq(APR_ARRAY_IDX(nets, 0, dp_dk_ref_t).field, "HostConfig.NetworkMode");
-    ck_assert_str_eq(APR_ARRAY_IDX(nets, 1, dp_dk_ref_t).name, "other");
+    ck_assert_str_eq(APR_ARRAY_IDX(nets, 0, dp_dk_objref_t).name, "mynet");
+    ck_assert_str_eq(APR_ARRAY_IDX(nets, 0, dp_dk_objref_t).field, "HostConfig.NetworkMode");
+    ck_assert_str_eq(APR_ARRAY_IDX(nets, 1, dp_dk_objref_t).name, "other");
     ck_assert_int_eq(vols->nelts, 2);
-    ck_assert_str_eq(APR_ARRAY_IDX(vols, 0, dp_dk_ref_t).name, "data");
-    ck_assert_str_eq(APR_ARRAY_IDX(vols, 1, dp_dk_ref_t).name, "v2");
+    ck_assert_str_eq(APR_ARRAY_IDX(vols, 0, dp_dk_objref_t).name, "data");
+    ck_assert_str_eq(APR_ARRAY_IDX(vols, 1, dp_dk_objref_t).name, "v2");
     ck_assert_int_eq(ctrs->nelts, 1);
-    ck_assert_str_eq(APR_ARRAY_IDX(ctrs, 0, dp_dk_ref_t).name, "other");
+    ck_assert_str_eq(APR_ARRAY_IDX(ctrs, 0, dp_dk_objref_t).name, "other");
 
     /* Docker reads every spelling and merges them: so are the references */
     dp_dk_create_refs(&nets, &vols, &ctrs, tp, dp_json_own(tp, json_tokener_parse(
@@ -243,19 +243,19 @@ START_TEST(quota_body_usage_and_refs)
         "\"HostConfig\":{\"binds\":[\"v:/x\"],\"networkmode\":\"n2\",\"Links\":[\"/db:db\"],"
         "\"VolumesFrom\":[\"data:ro\"]}}")));
     ck_assert_int_eq(nets->nelts, 3);
-    ck_assert_str_eq(APR_ARRAY_IDX(nets, 0, dp_dk_ref_t).name, "foreign");
-    ck_assert_str_eq(APR_ARRAY_IDX(nets, 1, dp_dk_ref_t).name, "own");
-    ck_assert_str_eq(APR_ARRAY_IDX(nets, 2, dp_dk_ref_t).name, "n2");
+    ck_assert_str_eq(APR_ARRAY_IDX(nets, 0, dp_dk_objref_t).name, "foreign");
+    ck_assert_str_eq(APR_ARRAY_IDX(nets, 1, dp_dk_objref_t).name, "own");
+    ck_assert_str_eq(APR_ARRAY_IDX(nets, 2, dp_dk_objref_t).name, "n2");
     ck_assert_int_eq(vols->nelts, 1);
     ck_assert_int_eq(ctrs->nelts, 2);
-    ck_assert_str_eq(APR_ARRAY_IDX(ctrs, 0, dp_dk_ref_t).name, "db");
-    ck_assert_str_eq(APR_ARRAY_IDX(ctrs, 0, dp_dk_ref_t).field, "HostConfig.Links");
-    ck_assert_str_eq(APR_ARRAY_IDX(ctrs, 1, dp_dk_ref_t).name, "data");
+    ck_assert_str_eq(APR_ARRAY_IDX(ctrs, 0, dp_dk_objref_t).name, "db");
+    ck_assert_str_eq(APR_ARRAY_IDX(ctrs, 0, dp_dk_objref_t).field, "HostConfig.Links");
+    ck_assert_str_eq(APR_ARRAY_IDX(ctrs, 1, dp_dk_objref_t).name, "data");
     dp_dk_create_refs(&nets, &vols, &ctrs, tp, dp_json_own(tp, json_tokener_parse(
         "{\"HostConfig\":{\"NetworkMode\":\"bridge\"},\"NetworkingConfig\":{\"EndpointsConfig\":"
         "{\"bridge\":{},\"host\":{}}}}")));
     ck_assert_int_eq(nets->nelts, 1);             /* the defaults need no owner; joining host does */
-    ck_assert_str_eq(APR_ARRAY_IDX(nets, 0, dp_dk_ref_t).name, "host");
+    ck_assert_str_eq(APR_ARRAY_IDX(nets, 0, dp_dk_objref_t).name, "host");
 
     ck_assert(dp_dk_owned(dp_json_own(tp, json_tokener_parse("{\"dockpay.key\":\"a\"}")), "a"));
     ck_assert(!dp_dk_owned(dp_json_own(tp, json_tokener_parse("{\"dockpay.key\":\"a\"}")), "ab"));

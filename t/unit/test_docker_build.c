@@ -138,7 +138,11 @@ static void put_hdr(apr_array_header_t *out, const char *name, char type, apr_si
     memset(h, 0, sizeof(h));
     strncpy((char *)h, name, 100);
     memcpy(h + 100, "0000644", 7);
-    snprintf((char *)h + 124, 12, "%011lo", (unsigned long)size);
+    {
+        char oct[24];   /* the size field is 11 octal digits and a NUL: sizes here are small */
+        snprintf(oct, sizeof(oct), "%011lo", (unsigned long)(size & 077777777777UL));
+        memcpy(h + 124, oct, 12);
+    }
     memcpy(h + 148, "        ", 8);
     h[156] = (unsigned char)type;
     memcpy(h + 257, "ustar\0" "00", 8);

@@ -4,6 +4,8 @@
 #define _POSIX_C_SOURCE 200809L
 #include <string.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <apr_strings.h>
 #include <apr_file_io.h>
 #include <apr_file_info.h>
@@ -136,11 +138,29 @@ END_TEST
 
 static dp_dk_policy_t pol;
 
+/* The bind allow-list of these tests: a folder the policy can resolve (it refuses paths that
+ * do not exist), made before the case and removed after it. */
+#define ALLOWED "/tmp/dp-unit-compose-allowed"
+
+static void allowed_setup(void)
+{
+    mkdir(ALLOWED, 0700);
+    mkdir(ALLOWED "/x", 0700);
+    mkdir(ALLOWED "/data", 0700);
+}
+
+static void allowed_teardown(void)
+{
+    rmdir(ALLOWED "/x");
+    rmdir(ALLOWED "/data");
+    rmdir(ALLOWED);
+}
+
 static apr_status_t check(dp_dk_compose_plan_t *plan, dp_problem_t **pprob, const char *text)
 {
     apr_array_header_t *binds = apr_array_make(tp, 1, sizeof(const char *));
 
-    APR_ARRAY_PUSH(binds, const char *) = "/srv/dockpay-allowed";
+    APR_ARRAY_PUSH(binds, const char *) = "" ALLOWED "";
     memset(&pol, 0, sizeof(pol));
     pol.binds = binds;
     pol.socket = "/run/docker.sock";
@@ -201,7 +221,7 @@ START_TEST(compose_normalises_and_stamps)
         "        target: /ro\n"
         "        read_only: true\n"
         "      - /anon\n"
-        "      - /srv/dockpay-allowed/x:/x\n"
+        "      - " ALLOWED "/x:/x\n"
         "      - type: tmpfs\n"
         "        target: /t\n"
         "    labels: [team=a]\n"
@@ -234,12 +254,16 @@ START_TEST(compose_normalises_and_stamps)
     ck_assert_str_eq(js(dp_json_get(web, "environment")), "[\"A=1\",\"B=x$$y\"]");
     ck_assert_str_eq(js(dp_json_get(web, "ports")), "[\"8080:80\",\"8081:81/udp\"]");
     ck_assert_str_eq(js(dp_json_get(web, "volumes")),
-                     "[\"data:/data\",\"data:/ro:ro\",\"/anon\",\"/srv/dockpay-allowed/x:/x\"]");
+                     "[\"data:/data\",\"data:/ro:ro\",\"/anon\",\"" ALLOWED "/x:/x\"]");
     ck_assert_str_eq(js(dp_json_get(web, "tmpfs")), "[\"/t\"]");
     ck_assert_str_eq(js(dp_json_get(web, "labels")),
-                     "{\"team\":\"a\",\"dockpay.managed\":\"true\",\"dockpay.key\":\"alice\"}");
+                     "{\"team\":\"a\",\"dockpay.managed\":\"true\",\"dockpay.key\":\"alice\","
+                     "\"dockpay.memory\":\"67108864\",\"dockpay.nanocpus\":\"500000000\"}");
     ck_assert_str_eq(js(dp_json_get(web, "networks")), "{\"front\":null}");
     ck_assert_int_eq(json_object_get_int64(dp_json_get(web, "mem_limit")), 64 * 1024 * 1024);
+    /* the create policy's result runs: swap no larger than memory, the default PIDs limit */
+    ck_assert_int_eq(json_object_get_int64(dp_json_get(web, "memswap_limit")), 64 * 1024 * 1024);
+    ck_assert_int_eq(json_object_get_int64(dp_json_get(web, "pids_limit")), 1024);
     ck_assert(json_object_get_boolean(dp_json_get(web, "read_only")));
     ck_assert_int_eq(json_object_get_int64(dp_json_get(db, "mem_limit")), 32 * 1024 * 1024);
     ck_assert_ptr_null(dp_json_get(db, "deploy"));
@@ -270,7 +294,10 @@ START_TEST(compose_normalises_and_stamps)
     ck_assert_str_eq(r->kind, "network");
     /* a minimal file */
     ck_assert_str_eq(js(ok(SVC)), "{\"version\":\"2.4\",\"services\":{\"web\":{\"image\":\"local/busybox:test\","
-                                  "\"labels\":{\"dockpay.managed\":\"true\",\"dockpay.key\":\"alice\"}}},"
+                                  "\"labels\":{\"dockpay.managed\":\"true\",\"dockpay.key\":\"alice\","
+                                  "\"dockpay.memory\":\"536870912\",\"dockpay.nanocpus\":\"1000000000\"},"
+                                  "\"mem_limit\":536870912,\"memswap_limit\":536870912,\"cpus\":1.0,"
+                                  "\"pids_limit\":1024}},"
                                   "\"networks\":{\"default\":{\"labels\":{\"dockpay.managed\":\"true\","
                                   "\"dockpay.key\":\"alice\"}}}}");
 }
@@ -338,9 +365,9 @@ START_TEST(compose_host_paths_in_every_shape)
         SVC "    volumes: [\n      \"/:/host\",\n      \"/etc:/e\"\n    ]\n",
         SVC "    volumes:\n      - type: bind\n        source: /\n        target: /host\n",
         SVC "    volumes:\n      -\n        type: bind\n        source: /etc\n        target: /host\n",
-        SVC "    volumes:\n      - {type: bind, source: /srv/dockpay-allowed/../../etc, target: /h}\n",
+        SVC "    volumes:\n      - {type: bind, source: " ALLOWED "/../../etc, target: /h}\n",
         SVC "    volumes:\n      - \"/var/run/docker.sock:/s\"\n",
-        SVC "    volumes:\n      - \"/srv/dockpay-allowed/../../../:/h\"\n",
+        SVC "    volumes:\n      - \"" ALLOWED "/../../../:/h\"\n",
         "x-v: &v /:/host\n" SVC "    volumes: [*v]\n",
         SVC "    volumes:\n      - \"\\x2f:/host\"\n",
         SVC "    volumes:\n      - ? type\n        : bind\n        source: /\n        target: /h\n",
@@ -356,15 +383,15 @@ START_TEST(compose_host_paths_in_every_shape)
     refused(SVC "    volumes: ['../x:/x']\n", 403, "policy_denied", "services.web.volumes[0]");
     refused(SVC "    volumes: [{type: volume, source: /etc, target: /x}]\n", 422, "invalid_value", "services.web.volumes[0]");
     refused(SVC "    volumes: [{type: npipe, source: x, target: /x}]\n", 403, "policy_denied", "services.web.volumes[0].type");
-    refused(SVC "    volumes: [{type: bind, source: /srv/dockpay-allowed, target: /x, bind: {propagation: rshared}}]\n",
+    refused(SVC "    volumes: [{type: bind, source: " ALLOWED ", target: /x, bind: {propagation: rshared}}]\n",
             403, "policy_denied", "services.web.volumes[0].bind");
-    refused(SVC "    volumes: ['/srv/dockpay-allowed/x:/x:rshared']\n", 403, "policy_denied", "services.web.volumes[0]");
+    refused(SVC "    volumes: ['" ALLOWED "/x:/x:rshared']\n", 403, "policy_denied", "services.web.volumes[0]");
     refused(SVC "volumes:\n  d:\n    driver_opts: {type: none, o: bind, device: /}\n", 403, "policy_denied",
             "volumes.d.driver_opts");
     refused(SVC "volumes:\n  d:\n    driver_opts:\n      type: none\n      o: bind\n      device: >-\n        /etc\n", 403,
             "policy_denied", "volumes.d.driver_opts");
     /* an allowed host path passes */
-    ok(SVC "    volumes: ['/srv/dockpay-allowed/data:/data:ro']\n");
+    ok(SVC "    volumes: ['" ALLOWED "/data:/data:ro']\n");
 }
 END_TEST
 
@@ -416,6 +443,7 @@ END_TEST
 TCase *tc_docker_compose(void)
 {
     TCase *tc = tcase_create("docker_compose");
+    tcase_add_unchecked_fixture(tc, allowed_setup, allowed_teardown);
     tcase_add_test(tc, yaml_shapes);
     tcase_add_test(tc, yaml_anchors_and_merges);
     tcase_add_test(tc, yaml_bounds_and_refusals);
