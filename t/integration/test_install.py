@@ -186,3 +186,67 @@ def test_installed_module_serves_the_smoke_set(stack, installed, fresh_db, insta
     with open(st.path("httpd", "error.log"), errors="replace") as f:
         bad = [l for l in f.read().splitlines() if BAD_LOG.search(l)]
     assert not bad, "\n".join(bad[:20])
+
+
+def test_documented_instance_layout_passes_configtest(stack, installed):
+    """Steps 2, 3 and 5 of README "Installing on a server" on a copy of /etc/apache2 below the
+    stage (the instance folder setup-instance makes is such a copy), with the staged module:
+    the instance's ports.conf, dockpay.env sourced by envvars, a2enmod/a2enconf, the key file named
+    by conf/dockpay.conf. `apache2 -t` fails while the key file is missing and passes once
+    dockpay-keygen's line is in it, with every ${...} the configuration reads defined.
+    (The test machine has no `dockpay` user: the instance runs as www-data here.)"""
+    conf = os.path.join(installed["stage"], "etc", "apache2-dockpay")
+    shutil.rmtree(conf, ignore_errors=True)
+    shutil.copytree("/etc/apache2", conf, symlinks=True)
+    env = dict(stack.httpd_env(), APACHE_CONFDIR=conf)
+
+    def run(*argv):
+        r = subprocess.run(list(argv), env=env, capture_output=True, text=True)
+        assert r.returncode == 0, f"{argv}: {r.stdout}{r.stderr}"
+
+    run("a2dissite", "-q", "000-default")
+    shutil.copy(os.path.join(TOP, "conf", "dockpay-instance-ports.conf"), os.path.join(conf, "ports.conf"))
+    with open(os.path.join(TOP, "conf", "dockpay-instance.env")) as f:
+        envtext = f.read()
+    assert "export APACHE_RUN_USER=dockpay\n" in envtext and "export APACHE_RUN_GROUP=dockpay\n" in envtext
+    envtext = (envtext.replace("APACHE_RUN_USER=dockpay", "APACHE_RUN_USER=www-data")
+               .replace("APACHE_RUN_GROUP=dockpay", "APACHE_RUN_GROUP=www-data"))
+    with open(os.path.join(conf, "dockpay.env"), "w") as f:
+        f.write(envtext)
+    with open(os.path.join(conf, "envvars"), "a") as f:
+        f.write(f". {conf}/dockpay.env\n")
+
+    with open(os.path.join(TOP, "conf", "dockpay.load")) as f:
+        load = f.read()
+    assert "LoadModule dockpay_module /usr/lib/apache2/modules/mod_dockpay.so\n" in load
+    with open(os.path.join(conf, "mods-available", "dockpay.load"), "w") as f:
+        f.write(load.replace("/usr/lib/apache2/modules/mod_dockpay.so", installed["so"]))
+    with open(os.path.join(TOP, "conf", "dockpay.conf")) as f:
+        dconf = f.read()
+    keyfile = os.path.join(conf, "dockpay.keys")
+    assert "DockpayKeyFile /etc/apache2-dockpay/dockpay.keys\n" in dconf
+    with open(os.path.join(conf, "conf-available", "dockpay.conf"), "w") as f:
+        f.write(dconf.replace("/etc/apache2-dockpay/dockpay.keys", keyfile))
+    run("a2enmod", "-q", "dbd", "dockpay")
+    run("a2enconf", "-q", "dockpay")
+    assert os.path.islink(os.path.join(conf, "mods-enabled", "dbd.load"))
+
+    # as apache2ctl-dockpay -t does (it also makes the run folder), with the instance's run, lock
+    # and log folders below the stage instead of /var/{run,lock,log}/apache2-dockpay
+    run_dirs = " ".join(f'APACHE_{n}_DIR="{conf}/{n.lower()}"' for n in ("RUN", "LOCK", "LOG"))
+    configtest = ["sh", "-c", f'. "{conf}/envvars" && export {run_dirs} && '
+                  f'mkdir -p "$APACHE_RUN_DIR" "$APACHE_LOCK_DIR" "$APACHE_LOG_DIR" && exec apache2 -d "{conf}" -t']
+    r = subprocess.run(configtest, env=env, capture_output=True, text=True)
+    assert r.returncode != 0 and "DockpayKeyFile" in r.stderr, r.stdout + r.stderr
+
+    out = subprocess.run([os.path.join(installed["bin"], "dockpay-keygen"), "-q", "ops", "admin"],
+                         capture_output=True, text=True, check=True,
+                         env=dict(os.environ, ASAN_OPTIONS="detect_leaks=0")).stdout.split("\n")
+    with open(keyfile, "w") as f:
+        f.write(out[1] + "\n")
+    os.chmod(keyfile, 0o600)
+    r = subprocess.run(configtest, env=env, capture_output=True, text=True)
+    assert r.returncode == 0 and "Syntax OK" in r.stdout + r.stderr, r.stdout + r.stderr
+    assert "AH00111" not in r.stdout + r.stderr, r.stdout + r.stderr   # an undefined ${...}
+    with open(os.path.join(conf, "ports.conf")) as f:
+        assert [l for l in f.read().splitlines() if l.startswith("Listen")] == ["Listen 127.0.0.1:8081"]
