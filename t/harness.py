@@ -158,6 +158,12 @@ def docker_api(sock, method, path, body=None, headers=None, timeout=60):
 class Stack:
     """The running services of one root folder; its state is saved in root/state.json."""
 
+    # what httpd_conf loads: None = the build's module and the source tree's openapi.json
+    # (t/integration/test_install.py points them at a staged `make install`)
+    module_so = None
+    openapi_file = None
+    db_name = "dockpay"
+
     def __init__(self, root, build, sanitize=False, port=None, own_docker=True, fake=True,
                  portone=None):
         self.root = os.path.abspath(root)
@@ -416,7 +422,8 @@ class Stack:
 
     def httpd_conf(self):
         h = self.path("httpd")
-        so = os.path.join(self.build, ".libs", "mod_dockpay.so")
+        so = self.module_so or os.path.join(self.build, ".libs", "mod_dockpay.so")
+        openapi = self.openapi_file or os.path.join(TOP, "openapi.json")
         p = self.portone
         portone = ""
         if p.get("url"):
@@ -451,7 +458,7 @@ AllowEncodedSlashes NoDecode
 LogFormat "%h %l %u %t \\"%r\\" %>s %b %D %{{X-Request-Id}}o" dockpay
 CustomLog "{h}/access.log" dockpay
 DBDriver mysql
-DBDParams "host=localhost,sock={self.db_sock},user=dockpay,pass={self.db_password},dbname=dockpay,reconnect=0"
+DBDParams "host=localhost,sock={self.db_sock},user=dockpay,pass={self.db_password},dbname={self.db_name},reconnect=0"
 DBDMin 0
 DBDKeep 4
 DBDMax 16
@@ -460,7 +467,7 @@ DBDExptime 60
     SetHandler dockpay
 </Location>
 DockpayKeyFile "{h}/keys"
-DockpayOpenAPIFile "{TOP}/openapi.json"
+DockpayOpenAPIFile "{openapi}"
 DockpayDockerEndpoint unix://{self.docker_sock}
 DockpayComposeRoot "{h}/compose"
 DockpayMaxStreams 8
