@@ -983,7 +983,11 @@ def cmd_test(args):
             log("sanitizer reports found: failing the run")
             rc = rc or 1
     finally:
-        st.teardown()
+        try:
+            st.teardown()
+        except Exception as e:   # keep an earlier failure; this one is logged
+            log(f"teardown failed: {short_error(e)}")
+            rc = rc or 1
     return rc
 
 
