@@ -607,7 +607,7 @@ DockpayWebhookAllow 127.0.0.1 ::1
     def _start_httpd_valgrind(self, h):
         vdir = os.environ.get("DP_VALGRIND_DIR") or self.path("valgrind")
         os.makedirs(vdir, exist_ok=True)
-        os.chmod(vdir, 0o1777)  # children httpd forks run as www-data and write their own reports
+        os.chmod(vdir, 0o1777)  # httpd forks children (as DEV_USER) that write their own reports
         cmd = ["valgrind", "--tool=memcheck", "--leak-check=full", "--errors-for-leak-kinds=definite",
                "--show-leak-kinds=definite", "--num-callers=30", "--track-origins=no",
                f"--suppressions={os.path.join(TOP, 't', 'valgrind.supp')}", f"--log-file={vdir}/vg.%p.log",
