@@ -9,8 +9,17 @@ Used three ways:
   python3 t/harness.py test  --build DIR [-- ARGS] start in temp folders, run Check + pytest, stop
 and imported by t/integration/conftest.py (Stack.attach) so tests can stop and start services.
 Standard library only.
+
+It touches nothing of the host it did not start: the engine is always a private dockerd in its
+own network namespace, every pid it signals is checked to be one it started (its command line
+names this stack's folder), and httpd's children run as the dedicated system user DEV_USER
+(created once with useradd --system when missing; no existing user or group is changed). The
+`run` state lives under /var/lib/dockpay-dev/ (DP_DEV_STATE), not in the checkout, so a clone in
+a 0700 home works. Expected failures end with one `[dev] error: ...` line naming the log to read.
 """
 import argparse
+import grp
+import hashlib
 import http.client
 import json
 import os
@@ -23,10 +32,81 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
+import pwd
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 APACHE_MODULES = "/usr/lib/apache2/modules"
 PORTONE_WEBHOOK_IPS = "52.78.100.19 52.78.48.223 52.78.5.241"
+# the user httpd's children run as in every stack of this harness; the private dockerd's socket
+# belongs to its group (dockerd -G), so only this user (and root) can reach that engine
+DEV_USER = "dockpay-dev"
+DEV_STATE = os.environ.get("DP_DEV_STATE") or "/var/lib/dockpay-dev"
+
+
+class DevError(Exception):
+    """An expected failure: the message is one line saying what failed and what to do."""
+
+
+def default_run_root(top=TOP):
+    """The state folder of `./dev run` for the checkout at top: outside the checkout (whose folder
+    may be 0700), one per checkout."""
+    digest = hashlib.sha256(os.path.realpath(top).encode()).hexdigest()[:10]
+    name = re.sub(r"[^A-Za-z0-9._-]", "_", os.path.basename(os.path.realpath(top)))[:40] or "top"
+    return os.path.join(DEV_STATE, f"{name}-{digest}")
+
+
+def ensure_dev_user():
+    """Creates the system user and group DEV_USER when missing (never changes an existing one)."""
+    def present():
+        try:
+            pwd.getpwnam(DEV_USER)
+            grp.getgrnam(DEV_USER)
+            return True
+        except KeyError:
+            return False
+    if present():
+        return
+    r = subprocess.run(["useradd", "--system", "--user-group", "--no-create-home", "--home-dir", "/nonexistent",
+                        "--shell", "/usr/sbin/nologin", "--comment", "mod_dockpay ./dev private httpd children",
+                        DEV_USER], capture_output=True, text=True)
+    if not present():   # a parallel ./dev may have created it meanwhile
+        raise DevError(f"cannot create the system user {DEV_USER} (useradd: {r.stderr.strip() or r.returncode}); "
+                       f"create it with: useradd --system --user-group --shell /usr/sbin/nologin {DEV_USER}")
+    log(f"created the system user {DEV_USER} (runs the private httpd's children; its own group only)")
+
+
+def check_reachable(path, who):
+    """DevError unless every folder above path can be traversed by other users (MariaDB runs as
+    mysql, httpd's children as DEV_USER)."""
+    d = os.path.dirname(os.path.abspath(path))
+    while True:
+        if os.path.isdir(d) and not os.stat(d).st_mode & 0o001:
+            raise DevError(f"{d} cannot be entered by {who} (mode {oct(os.stat(d).st_mode & 0o777)}): "
+                           f"set DP_DEV_STATE to a folder others can traverse")
+        if d == "/":
+            return
+        d = os.path.dirname(d)
+
+
+def short_error(e):
+    """One line for an exception of a start step."""
+    if isinstance(e, subprocess.CalledProcessError):
+        cmd = e.cmd[0] if isinstance(e.cmd, (list, tuple)) else str(e.cmd).split()[0]
+        err = e.stderr.decode(errors="replace") if isinstance(e.stderr, bytes) else (e.stderr or "")
+        err = " ".join(err.strip().splitlines()[-1:])[:200]
+        return f"{os.path.basename(cmd)} exited {e.returncode}" + (f": {err}" if err else "")
+    msg = " ".join(str(e).strip().splitlines()[:1])[:200]
+    return f"{type(e).__name__}: {msg}" if not isinstance(e, RuntimeError) else msg
+
+
+def write_private(path, text):
+    """Writes text to path readable by root only (it holds secrets)."""
+    fd = os.open(path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.chmod(path + ".tmp", 0o600)
+    os.rename(path + ".tmp", path)
 
 
 def log(msg):
@@ -182,9 +262,7 @@ class Stack:
     # ------------------------------------------------------------------ state
     def save(self):
         state = {k: v for k, v in self.__dict__.items() if not k.startswith("_")}
-        with open(os.path.join(self.root, "state.json.tmp"), "w") as f:
-            json.dump(state, f, indent=1)
-        os.rename(os.path.join(self.root, "state.json.tmp"), os.path.join(self.root, "state.json"))
+        write_private(os.path.join(self.root, "state.json"), json.dumps(state, indent=1))
 
     @classmethod
     def attach(cls, root):
@@ -196,6 +274,19 @@ class Stack:
 
     def path(self, *parts):
         return os.path.join(self.root, *parts)
+
+    def own_pid(self, pidfile):
+        """The pid in pidfile when that process runs and is one of this stack's (its command line
+        names the stack's folder); None otherwise (a stale file may name a host process by now)."""
+        pid = read_pid(pidfile)
+        if not pid or not pid_alive(pid):
+            return None
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            return None
+        return pid if self.root + "/" in cmd else None
 
     @property
     def base_url(self):
@@ -219,9 +310,10 @@ class Stack:
         fresh = not os.path.isdir(os.path.join(d, "data", "mysql"))
         os.makedirs(d, exist_ok=True)
         if fresh:
-            subprocess.run(["mariadb-install-db", "--user=mysql", f"--datadir={d}/data",
-                            "--auth-root-authentication-method=socket", "--skip-test-db"],
-                           check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            with open(os.path.join(d, "install.log"), "ab") as logf:
+                subprocess.run(["mariadb-install-db", "--user=mysql", f"--datadir={d}/data",
+                                "--auth-root-authentication-method=socket", "--skip-test-db"],
+                               check=True, stdout=logf, stderr=logf)
         subprocess.run(["chown", "-R", "mysql:mysql", d], check=True)
         subprocess.Popen(["mariadbd", "--no-defaults", "--user=mysql", f"--datadir={d}/data",
                           f"--socket={d}/sock", "--skip-networking", f"--pid-file={d}/pid",
@@ -253,7 +345,7 @@ class Stack:
                         "--", "-S", self.db_sock, "-u", "root"], check=True, capture_output=True)
 
     def stop_db(self):
-        kill_wait(read_pid(self.path("mysql", "pid")), 60)
+        kill_wait(self.own_pid(self.path("mysql", "pid")), 60)
 
     # ------------------------------------------------------------------ Docker
     def start_docker(self):
@@ -269,7 +361,7 @@ class Stack:
             subprocess.Popen(["nsenter", f"--net=/var/run/netns/{self.ns}", "dockerd",
                               "--data-root", f"{d}/data", "--exec-root", f"{d}/exec",
                               "--pidfile", f"{d}/pid", "-H", f"unix://{self.docker_sock}",
-                              "-G", "www-data",  # httpd's children run as www-data
+                              "-G", DEV_USER,  # httpd's children run as DEV_USER
                               "--iptables=false", "--ip6tables=false", "--bridge=none",
                               "--storage-driver=vfs"],
                              stdout=logf, stderr=logf, stdin=subprocess.DEVNULL, start_new_session=True)
@@ -299,7 +391,7 @@ class Stack:
 
     def stop_docker(self):
         if self.own_docker:
-            kill_wait(read_pid(self.path("docker", "pid")), 60)
+            kill_wait(self.own_pid(self.path("docker", "pid")), 60)
 
     def docker(self, *args, check=True, input=None):
         env = dict(os.environ, DOCKER_HOST=f"unix://{self.docker_sock}")
@@ -348,7 +440,7 @@ class Stack:
         self.registry_dir = os.path.join(d, "data")
 
     def stop_registry(self):
-        kill_wait(read_pid(self.path("registry", "pid")), 10)
+        kill_wait(self.own_pid(self.path("registry", "pid")), 10)
 
     # ------------------------------------------------------------------ fake PortOne
     def make_tls(self):
@@ -388,7 +480,7 @@ class Stack:
             self.fake_port = int(f.read().strip())
 
     def stop_fake(self):
-        kill_wait(read_pid(self.path("fake", "pid")), 10)
+        kill_wait(self.own_pid(self.path("fake", "pid")), 10)
 
     def fake(self, method, path, body=None):
         import ssl
@@ -417,13 +509,13 @@ class Stack:
                                  text=True).stdout.split("\n")
             self.keys[name] = out[0]
             lines.append(out[1])
-        with open(self.path("httpd", "keys"), "w") as f:
-            f.write("# mod_dockpay API keys (name, SHA-256 of the key, scopes)\n" + "\n".join(lines) + "\n")
+        write_private(self.path("httpd", "keys"),
+                      "# mod_dockpay API keys (name, SHA-256 of the key, scopes)\n" + "\n".join(lines) + "\n")
 
     def httpd_conf(self):
         h = self.path("httpd")
         so = self.module_so or os.path.join(self.build, ".libs", "mod_dockpay.so")
-        openapi = self.openapi_file or os.path.join(TOP, "openapi.json")
+        openapi = self.openapi_file or os.path.join(h, "openapi.json")  # copied there: readable by the children
         p = self.portone
         portone = ""
         if p.get("url"):
@@ -431,6 +523,10 @@ class Stack:
                        f'DockpayPortOneKey "{p["key"]}"\nDockpayPortOneSecret "{p["secret"]}"\n')
             if p.get("ca"):
                 portone += f'DockpayPortOneCAFile "{p["ca"]}"\n'
+            if p.get("channel_key"):
+                portone += f'DockpayPortOneChannelKey "{p["channel_key"]}"\n'
+            if p.get("pg"):
+                portone += f'DockpayPortOnePG "{p["pg"]}"\n'
         return f"""# generated by t/harness.py
 ServerRoot "{h}"
 ServerName 127.0.0.1
@@ -443,8 +539,8 @@ LoadModule authz_core_module {APACHE_MODULES}/mod_authz_core.so
 LoadModule dbd_module {APACHE_MODULES}/mod_dbd.so
 LoadModule rewrite_module {APACHE_MODULES}/mod_rewrite.so
 LoadModule dockpay_module "{so}"
-User www-data
-Group www-data
+User {DEV_USER}
+Group {DEV_USER}
 StartServers 1
 ServerLimit 1
 ThreadsPerChild 64
@@ -495,12 +591,14 @@ DockpayRegistryAllow docker.io localhost:5000
         for sub in ["htdocs", "compose"]:
             os.makedirs(os.path.join(h, sub), exist_ok=True)
         os.makedirs(self.path("asan"), exist_ok=True)
-        os.chmod(self.path("asan"), 0o777)
-        subprocess.run(["chown", "www-data:www-data", os.path.join(h, "compose")], check=False)
+        os.chmod(self.path("asan"), 0o1777)  # the children write their reports there
+        subprocess.run(["chown", f"{DEV_USER}:{DEV_USER}", os.path.join(h, "compose")], check=False)
+        # the children read the document at request time: a copy where they can reach it
+        shutil.copyfile(os.path.join(TOP, "openapi.json"), os.path.join(h, "openapi.json"))
+        os.chmod(os.path.join(h, "openapi.json"), 0o644)
         if extra_conf is not None:
             self.extra_conf = extra_conf
-        with open(os.path.join(h, "httpd.conf"), "w") as f:
-            f.write(self.httpd_conf())
+        write_private(os.path.join(h, "httpd.conf"), self.httpd_conf())  # holds the secrets
         if os.environ.get("DP_VALGRIND") == "1":
             self._start_httpd_valgrind(h)
             self.save()
@@ -508,7 +606,10 @@ DockpayRegistryAllow docker.io localhost:5000
         r = subprocess.run(["apache2", "-f", os.path.join(h, "httpd.conf"), "-k", "start"],
                            env=self.httpd_env(), capture_output=True, text=True)
         if r.returncode != 0:
-            raise RuntimeError(f"httpd failed to start: {r.stdout}{r.stderr}")
+            with open(os.path.join(h, "start.log"), "a") as f:
+                f.write(r.stdout + r.stderr)
+            out = " ".join((r.stdout + r.stderr).strip().splitlines()[-1:])[:300]
+            raise RuntimeError(f"apache2 -k start exited {r.returncode}: {out}")
         wait_for(lambda: self._http_ok(), 30, "httpd")
         self.save()
 
@@ -517,7 +618,7 @@ DockpayRegistryAllow docker.io localhost:5000
     def _start_httpd_valgrind(self, h):
         vdir = os.environ.get("DP_VALGRIND_DIR") or self.path("valgrind")
         os.makedirs(vdir, exist_ok=True)
-        os.chmod(vdir, 0o1777)  # children httpd forks run as www-data and write their own reports
+        os.chmod(vdir, 0o1777)  # httpd forks children (as DEV_USER) that write their own reports
         cmd = ["valgrind", "--tool=memcheck", "--leak-check=full", "--errors-for-leak-kinds=definite",
                "--show-leak-kinds=definite", "--num-callers=30", "--track-origins=no",
                f"--suppressions={os.path.join(TOP, 't', 'valgrind.supp')}", f"--log-file={vdir}/vg.%p.log",
@@ -529,8 +630,8 @@ DockpayRegistryAllow docker.io localhost:5000
         wait_for(lambda: self._http_ok(), 180, "httpd under valgrind")
 
     def _stop_httpd_valgrind(self):
-        pid = read_pid(self.path("httpd", "valgrind.pid"))
-        if pid and pid_alive(pid):
+        pid = self.own_pid(self.path("httpd", "valgrind.pid"))
+        if pid:
             kill_wait(pid, 300)   # valgrind writes its leak report on the way out
     # --- end DP_VALGRIND
 
@@ -544,8 +645,8 @@ DockpayRegistryAllow docker.io localhost:5000
     def stop_httpd(self):
         if os.environ.get("DP_VALGRIND") == "1":
             return self._stop_httpd_valgrind()
-        pid = read_pid(self.path("httpd", "httpd.pid"))
-        if pid and pid_alive(pid):
+        pid = self.own_pid(self.path("httpd", "httpd.pid"))
+        if pid:
             subprocess.run(["apache2", "-f", self.path("httpd", "httpd.conf"), "-k", "stop"],
                            env=self.httpd_env(), capture_output=True)
             end = time.time() + 30
@@ -559,47 +660,67 @@ DockpayRegistryAllow docker.io localhost:5000
         self.start_httpd(extra_conf)
 
     # ------------------------------------------------------------------ all
+    def _step(self, what, logfile, fn, *args):
+        """Runs one start step; an exception becomes a DevError naming the step and its log."""
+        try:
+            return fn(*args)
+        except DevError:
+            raise
+        except Exception as e:
+            raise DevError(f"{what} failed ({short_error(e)}): see {logfile}") from e
+
     def start(self):
         os.makedirs(self.root, exist_ok=True)
         os.chmod(self.root, 0o755)
+        check_reachable(self.path("x"), f"mysql and {DEV_USER}")
+        ensure_dev_user()
         os.makedirs(self.path("httpd"), exist_ok=True)
         if self.fake_enabled and not self.portone.get("url"):
             self.portone = {"key": "test_key_" + secrets.token_hex(4),
                             "secret": "test_secret_" + secrets.token_hex(16)}
         self.save()
         log(f"root {self.root}")
-        self.start_db()
+        self._step("starting MariaDB", self.path("mysql", "error.log") + " and install.log", self.start_db)
         log("MariaDB up")
-        self.start_docker()
-        self.load_busybox()
-        self.start_registry()
-        log("dockerd up" if self.own_docker else "using /var/run/docker.sock")
-        self.start_fake()
+        dlog = self.path("docker", "dockerd.log")
+        self._step("starting the private dockerd", dlog, self.start_docker)
+        self._step("importing the busybox test image", dlog, self.load_busybox)
+        self._step("starting the local registry", self.path("registry", "log"), self.start_registry)
+        log(f"private dockerd up (own network namespace {self.ns}, socket {self.docker_sock})")
+        self._step("starting the fake PortOne", self.path("fake", "stderr"), self.start_fake)
         if self.fake_enabled:
             self.portone["url"] = self.fake_url
             self.portone["ca"] = self.path("tls", "cert.pem")
             log(f"fake PortOne on {self.fake_url}")
         if not (self.keys and os.path.exists(self.path("httpd", "keys"))):
-            self.mint_keys()  # first run only: later runs keep the keys already handed out
+            # first run only: later runs keep the keys already handed out
+            self._step("minting API keys", os.path.join(self.build, "dockpay-keygen"), self.mint_keys)
         self.save()
-        self.start_httpd()
+        self._step("starting httpd", self.path("httpd", "error.log") + " and start.log", self.start_httpd)
         log(f"httpd on {self.base_url}")
 
     def stop(self):
-        self.stop_httpd()
-        self.stop_fake()
-        if self.own_docker and os.path.exists(self.docker_sock):
-            try:
+        """Stops what this stack started (each step even when an earlier one failed)."""
+        errors = []
+
+        def rm_containers():
+            if self.own_docker and self.own_pid(self.path("docker", "pid")) and os.path.exists(self.docker_sock):
                 ids = self.docker("ps", "-aq", check=False).split()
                 if ids:
                     self.docker("rm", "-f", *ids, check=False)
-            except Exception:
-                pass
-        self.stop_registry()
-        self.stop_docker()
-        self.stop_db()
-        if self.own_docker:
-            subprocess.run(["ip", "netns", "del", self.ns], capture_output=True)
+
+        def rm_netns():
+            if self.own_docker and os.path.exists(f"/var/run/netns/{self.ns}"):
+                subprocess.run(["ip", "netns", "del", self.ns], capture_output=True)
+        for what, fn in [("httpd", self.stop_httpd), ("fake PortOne", self.stop_fake),
+                         ("containers", rm_containers), ("registry", self.stop_registry),
+                         ("dockerd", self.stop_docker), ("MariaDB", self.stop_db), ("netns", rm_netns)]:
+            try:
+                fn()
+            except Exception as e:
+                errors.append(f"{what}: {short_error(e)}")
+        if errors:
+            raise DevError("stopping failed for " + "; ".join(errors))
 
     def teardown(self):
         """Stops everything, then removes the root folder unless DP_KEEP=1 asks to keep it."""
@@ -732,13 +853,6 @@ def scan_secrets(st):
 
 
 # ---------------------------------------------------------------------- commands
-def docker_socket_answers(path="/var/run/docker.sock"):
-    try:
-        return os.path.exists(path) and docker_api(path, "GET", "/_ping", timeout=2)[0] == 200
-    except OSError:
-        return False
-
-
 def read_env(path):
     env = {}
     if os.path.exists(path):
@@ -751,35 +865,87 @@ def read_env(path):
     return env
 
 
+def portone_from_env(env):
+    """(use_fake, portone settings) from .env: filled PORTONE_API_KEY and PORTONE_API_SECRET mean
+    the real PortOne unless DOCKPAY_FAKE_PORTONE=1; PORTONE_CHANNEL_KEY and PORTONE_PG go to
+    DockpayPortOneChannelKey and DockpayPortOnePG."""
+    for k in ("PORTONE_API_KEY", "PORTONE_API_SECRET", "PORTONE_API_URL", "PORTONE_CHANNEL_KEY", "PORTONE_PG"):
+        if re.search(r'["\\\x00-\x1f\x7f]', env.get(k, "")):
+            raise DevError(f"{k} in .env holds a quote, backslash or control character: fix the value")
+    fake_flag = env.get("DOCKPAY_FAKE_PORTONE", "")
+    if fake_flag not in ("", "0", "1"):
+        raise DevError(f"DOCKPAY_FAKE_PORTONE in .env must be 1 (use the fake), 0 or unset, not {fake_flag!r}")
+    key, secret = env.get("PORTONE_API_KEY", ""), env.get("PORTONE_API_SECRET", "")
+    extra = {k: env[e] for k, e in (("channel_key", "PORTONE_CHANNEL_KEY"), ("pg", "PORTONE_PG")) if env.get(e)}
+    if fake_flag == "1" or not (key or secret):
+        return True, dict(extra)
+    if not (key and secret):
+        missing = "PORTONE_API_SECRET" if key else "PORTONE_API_KEY"
+        raise DevError(f"{missing} is empty in .env while the other PortOne credential is set: fill it, "
+                       "or set DOCKPAY_FAKE_PORTONE=1 to use the fake PortOne")
+    url = env.get("PORTONE_API_URL") or "https://api.iamport.kr"
+    if not url.startswith("https://"):
+        raise DevError(f"PORTONE_API_URL in .env must be an https:// URL, not {url!r}")
+    return False, dict(extra, url=url, key=key, secret=secret)
+
+
+def port_in_use(port):
+    """True when something listens on 127.0.0.1:port (or on every address at that port)."""
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+            return False
+        except OSError:
+            return True
+
+
 def cmd_run(args):
     root = os.path.abspath(args.root)
     if os.path.exists(os.path.join(root, "state.json")):
         old = Stack.attach(root)
-        if read_pid(old.path("httpd", "httpd.pid")) and pid_alive(read_pid(old.path("httpd", "httpd.pid"))):
+        if old.own_pid(old.path("httpd", "httpd.pid")):
             print(f"already running at {old.base_url} (./dev stop first)")
             return 0
     env = read_env(os.path.join(TOP, ".env"))
-    use_fake = env.get("DOCKPAY_FAKE_PORTONE", "1") == "1" or not env.get("PORTONE_API_KEY")
-    portone = None
-    if not use_fake:
-        portone = {"url": env.get("PORTONE_API_URL", "https://api.iamport.kr"),
-                   "key": env["PORTONE_API_KEY"], "secret": env.get("PORTONE_API_SECRET", "")}
-    own_docker = not docker_socket_answers()
-    if not own_docker:
-        # httpd's children run as www-data: they need the docker group to use the socket
-        subprocess.run(["usermod", "-aG", "docker", "www-data"], check=False)
-    st = Stack(root, args.build, port=int(env.get("DOCKPAY_PORT", "8080")),
-               own_docker=own_docker, fake=use_fake, portone=portone)
+    use_fake, portone = portone_from_env(env)
+    try:
+        port = int(env.get("DOCKPAY_PORT") or "8080")
+        if not 0 < port < 65536:
+            raise ValueError
+    except ValueError:
+        raise DevError(f"DOCKPAY_PORT in .env must be a port number, not {env.get('DOCKPAY_PORT')!r}")
+    if port_in_use(port):
+        raise DevError(f"port {port} on 127.0.0.1 is in use: set DOCKPAY_PORT in .env to a free port "
+                       f"(or stop what listens there)")
+    # always a private engine: the host's Docker (and its socket's group) is never used
+    st = Stack(root, args.build, port=port, own_docker=True, fake=use_fake, portone=portone)
     if os.path.exists(os.path.join(root, "state.json")):
         old = Stack.attach(root)  # keep the database password and keys of the first run
         st.db_password, st.ns, st.keys = old.db_password, old.ns, old.keys
-    st.start()
+    if use_fake:
+        log("PortOne: the bundled fake (no real payments)"
+            + (" — DOCKPAY_FAKE_PORTONE=1" if env.get("DOCKPAY_FAKE_PORTONE") == "1" else
+               " — no PORTONE_API_KEY/PORTONE_API_SECRET in .env"))
+    else:
+        log(f"PortOne: real, {portone['url']} (payments are real)")
+    try:
+        st.start()
+    except BaseException:
+        log("start failed: stopping what this run started")
+        try:
+            st.stop()
+        except Exception as e:
+            log(f"while stopping: {e}")
+        raise
+    kind = "fake (the bundled test fake: no real payments)" if use_fake else "real (payments are real)"
     print(f"""
 mod_dockpay is running.
   base URL : {st.base_url}
   admin key: {st.keys['admin']}   (more: ./dev keygen NAME SCOPES, add the line to {st.path('httpd', 'keys')})
-  docker   : {st.docker_sock}{' (private engine)' if st.own_docker else ''}
-  PortOne  : {st.portone.get('url')}{' (the test fake: no real payments)' if use_fake else ''}
+  docker   : {st.docker_sock} (private engine in network namespace {st.ns}; the host's Docker is not used)
+  PortOne  : {st.portone.get('url')} — {kind}
+  httpd    : children run as the system user {DEV_USER}
   logs     : {st.path('httpd', 'error.log')}
 Try:
   curl -s {st.base_url}/health
@@ -790,12 +956,15 @@ Stop with ./dev stop
 
 
 def cmd_stop(args):
-    root = os.path.abspath(args.root)
-    if not os.path.exists(os.path.join(root, "state.json")):
-        print("nothing is running")
-        return 0
-    Stack.attach(root).stop()
-    print("stopped")
+    roots = [os.path.abspath(args.root)]
+    if args.root == default_run_root():
+        roots.append(os.path.join(TOP, ".run"))  # where earlier versions kept it
+    stopped = False
+    for root in roots:
+        if os.path.exists(os.path.join(root, "state.json")):
+            Stack.attach(root).stop()
+            stopped = True
+    print("stopped" if stopped else "nothing is running")
     return 0
 
 
@@ -825,7 +994,11 @@ def cmd_test(args):
             log("sanitizer reports found: failing the run")
             rc = rc or 1
     finally:
-        st.teardown()
+        try:
+            st.teardown()
+        except Exception as e:   # keep an earlier failure; this one is logged
+            log(f"teardown failed: {short_error(e)}")
+            rc = rc or 1
     return rc
 
 
@@ -833,16 +1006,36 @@ def main():
     ap = argparse.ArgumentParser()
     sub = ap.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("run")
-    r.add_argument("--root", default=os.path.join(TOP, ".run"))
+    r.add_argument("--root", default=default_run_root())
     r.add_argument("--build", default=os.path.join(TOP, "build"))
     s = sub.add_parser("stop")
-    s.add_argument("--root", default=os.path.join(TOP, ".run"))
+    s.add_argument("--root", default=default_run_root())
     t = sub.add_parser("test")
     t.add_argument("--build", required=True)
     t.add_argument("--sanitize", action="store_true")
     t.add_argument("pytest_args", nargs="*")
     args = ap.parse_args()
-    return {"run": cmd_run, "stop": cmd_stop, "test": cmd_test}[args.cmd](args)
+    fn = {"run": cmd_run, "stop": cmd_stop, "test": cmd_test}[args.cmd]
+    try:
+        return fn(args)
+    except DevError as e:
+        print(f"[dev] error: {e}", file=sys.stderr, flush=True)
+        return 1
+    except KeyboardInterrupt:
+        print("[dev] error: interrupted", file=sys.stderr, flush=True)
+        return 130
+    except Exception as e:
+        # not expected: keep the traceback in a file, show one line
+        where = os.path.join(DEV_STATE, "logs", "harness-error.log")
+        try:
+            os.makedirs(os.path.dirname(where), exist_ok=True)
+            with open(where, "a") as f:
+                f.write(f"==== {time.strftime('%Y-%m-%d %H:%M:%S')} harness {args.cmd}\n{traceback.format_exc()}")
+        except OSError:
+            where = "(could not be written)"
+        print(f"[dev] error: {args.cmd} failed unexpectedly ({short_error(e)}): traceback in {where}",
+              file=sys.stderr, flush=True)
+        return 1
 
 
 if __name__ == "__main__":
