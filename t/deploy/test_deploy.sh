@@ -3,12 +3,13 @@
 # On a private Docker engine (t/deploy/engine.sh) it imports the cached Debian 12 base image,
 # builds a MariaDB stand-in from Debian's mariadb-server (t/deploy/mariadb/; the official image
 # cannot be pulled here) and the API image from ./Dockerfile, then with docker-compose.yml and a
-# test .env: `--profile dev up -d` (API, MariaDB, fake PortOne; the Adminer UI is not started:
-# its image cannot be pulled or built offline here), and checks
+# test .env: `--profile dev up -d` (API, MariaDB, fake PortOne, and Adminer built from Debian's
+# adminer package by t/deploy/adminer/ in place of the official image), and checks
 #   - GET /health is 200 with docker "ok" and database "ok" (schema migrated by the API container)
 #   - httpd runs as the non-root dockpay user, which reached the socket through its group
 #   - GET /containers (admin key minted on first start) lists the stack's own containers
 #   - POST /payments/prepare through the fake PortOne stores the row in the compose MariaDB
+#   - Adminer (dev profile) answers and logs in to the compose MariaDB
 #   - `docker-compose restart` keeps the row and the key
 #   - `down -v` removes containers, network and volumes
 # then removes the engine, its bridge and folders. The debootstrap tarball stays cached in
@@ -46,12 +47,17 @@ engine_start
 base_image
 phase "building the MariaDB stand-in image"
 docker build -q --network host --build-arg DEBIAN_IMAGE="$DEBIAN_IMAGE" -t dpdeploy/mariadb:test t/deploy/mariadb >/dev/null
+phase "building the Adminer stand-in image"
+docker build -q --network host --build-arg DEBIAN_IMAGE="$DEBIAN_IMAGE" -t dpdeploy/adminer:test t/deploy/adminer >/dev/null
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+port=$(freeport); aport=$(freeport)
 dbpw=$(openssl rand -hex 12)
 cat > "$W/env" <<ENV
 DOCKPAY_IMAGE=dpdeploy/mod_dockpay:test
 MARIADB_IMAGE=dpdeploy/mariadb:test
+ADMINER_IMAGE=dpdeploy/adminer:test
+ADMINER_PORT=$aport
 DEBIAN_IMAGE=$DEBIAN_IMAGE
 DOCKER_SOCKET=$W/engine/docker.sock
 DOCKPAY_BIND=127.0.0.1
@@ -64,9 +70,9 @@ PORTONE_API_URL=http://127.0.0.1:9090
 ENV
 phase "docker-compose build (API image from ./Dockerfile)"
 dc build -q api >/dev/null 2>"$W/build.err" || { tail -40 "$W/build.err"; fail "compose build"; }
-phase "docker-compose --profile dev up -d api db portone-fake"
+phase "docker-compose --profile dev up -d"
 COMPOSE_UP=1
-dc --profile dev up -d api db portone-fake >/dev/null 2>"$W/up.err" || { cat "$W/up.err"; fail "compose up"; }
+dc --profile dev up -d >/dev/null 2>"$W/up.err" || { cat "$W/up.err"; fail "compose up"; }
 
 BASE=http://127.0.0.1:$port/api/v1
 wait_health() {
@@ -116,6 +122,19 @@ row() {
 }
 [ "$(row)" = 15000 ] || fail "the prepared payment is not in the compose MariaDB"
 phase "payment prepared through the fake PortOne and stored in MariaDB"
+
+code=$(curl -s -o "$W/adm" -w '%{http_code}' "http://127.0.0.1:$aport/")
+[ "$code" = 200 ] && grep -q Adminer "$W/adm" || fail "Adminer: $code"
+adminer_login() {   # PASSWORD: Adminer stores the login and redirects; the page after it lists
+    rm -f "$W/adm.jar"  # the database's tables only when the login to MariaDB worked
+    curl -sL -o "$W/adm" -c "$W/adm.jar" -b "$W/adm.jar" "http://127.0.0.1:$aport/" \
+        --data-urlencode 'auth[driver]=server' --data-urlencode 'auth[server]=db' \
+        --data-urlencode 'auth[username]=dockpay' --data-urlencode "auth[password]=$1" --data-urlencode 'auth[db]=dockpay'
+    grep -q 'payment_cancellations' "$W/adm"
+}
+! adminer_login "wrong-$dbpw" || fail "Adminer showed the tables with a wrong password"
+adminer_login "$dbpw" || fail "Adminer login to the compose MariaDB: $(grep -o "class='error'>[^<]*" "$W/adm" | head -1)"
+phase "Adminer (dev profile) logs in to the compose MariaDB"
 
 dc --profile dev restart >/dev/null 2>&1 || fail "compose restart"
 wait_health || fail "/health after restart"
