@@ -16,6 +16,7 @@
 #include "dp_dk_stats.h"
 #include "h_watch.h"
 #include "h_owner.h"
+#include "h_engine.h"
 #include "dp_dk_build.h"
 
 #define Q_DOCKER(q) ((q)->proc->docker)
@@ -430,6 +431,9 @@ static int containers_create(dp_req_t *q)
         return dp_send_problem(q, prob);
     }
     image = dp_json_get_str(body, "Image");
+    if (dp_images_usable(&prob, q, image) != APR_SUCCESS) {   /* another key's image: as if missing */
+        return dp_send_problem(q, prob);
+    }
     /* ownership: the networks, containers and volumes it names; quotas: what it adds */
     if (dp_dk_stamp_labels(&prob, q->pool, body, q->key ? q->key->name : "") != APR_SUCCESS
         || dp_dk_quota_body(&add, &prob, q->pool, body) != APR_SUCCESS
@@ -802,6 +806,10 @@ static apr_status_t str_map(dp_problem_t **pprob, dp_req_t *q, json_object *in, 
     }
     {
         json_object_object_foreach(v, k, val) {
+            if (!strcmp(key, "labels") && dp_dk_label_reserved(k)) {
+                return dp_problem_fail(pprob, q->pool, 403, "policy_denied",
+                                       "labels.%s: com.docker.compose.* labels are set by Compose only", k);
+            }
             if (!json_object_is_type(val, json_type_string)) {
                 return dp_problem_fail(pprob, q->pool, 400, "wrong_type", "the field '%s.%s' must be a string", key, k);
             }

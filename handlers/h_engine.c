@@ -9,6 +9,7 @@
 
 #include "dp_glue.h"
 #include "h_engine.h"
+#include "dp_dk_policy.h"
 #include "dp_dk_misc.h"
 #include "h_owner.h"
 
@@ -147,6 +148,11 @@ static apr_status_t read_string_map(json_object **pout, dp_problem_t **pprob, dp
     }
     out = json_object_new_object();
     json_object_object_foreach(v, k, val) {
+        if (!strcmp(key, "labels") && dp_dk_label_reserved(k)) {
+            json_object_put(out);
+            return dp_problem_fail(pprob, q->pool, 403, "policy_denied",
+                                   "labels.%s: com.docker.compose.* labels are set by Compose only", k);
+        }
         if (!json_object_is_type(val, json_type_string)) {
             json_object_put(out);
             return dp_problem_fail(pprob, q->pool, 400, "wrong_type", "the field '%s.%s' must be a string", key, k);

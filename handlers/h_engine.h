@@ -23,6 +23,9 @@ apr_status_t dp_engine_containers_by_label(json_object **plist, dp_problem_t **p
                                            const char *label);
 
 /* Images */
+/* 404 image_not_found when the engine has image name and the request's non-admin key may not
+ * use it (another key's tag or image); success for admin, visible or absent images. */
+apr_status_t dp_images_usable(dp_problem_t **pprob, dp_req_t *q, const char *name);
 int dp_images_list(dp_req_t *q);
 int dp_images_inspect(dp_req_t *q);
 int dp_images_pull(dp_req_t *q);

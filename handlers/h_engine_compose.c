@@ -533,6 +533,14 @@ int dp_compose_up(dp_req_t *q)
     if (up_owner_check(&prob, q, name) != APR_SUCCESS || up_refs_check(&prob, q, &plan, &pol) != APR_SUCCESS) {
         return dp_send_problem(q, prob);
     }
+    if (dp_json_get(plan.doc, "services") != NULL) {   /* every service's image: one the key may use */
+        json_object_object_foreach(dp_json_get(plan.doc, "services"), svc, def) {
+            (void)svc;
+            if (dp_images_usable(&prob, q, dp_json_get_str(def, "image")) != APR_SUCCESS) {
+                return dp_send_problem(q, prob);
+            }
+        }
+    }
     /* the key's quotas: what the project adds beyond the containers it already has (an up over
      * its own project recreates them); held until Compose has answered */
     {

@@ -308,6 +308,42 @@ int dp_images_list(dp_req_t *q)
 }
 
 /* GET /images/{name+}: Docker's inspect object (names with '/' and ':' route here whole). */
+/* 404 image_not_found unless a non-admin caller may use the image info (inspected as name):
+ * by a tag, that tag's owner decides; by id, the image's tags and label. *powners gets the
+ * owner table. */
+static apr_status_t visible_check(apr_hash_t **powners, dp_problem_t **pprob, dp_req_t *q, const char *name,
+                                  json_object *info)
+{
+    dp_dk_ref_t ref;
+    const char *o2;
+    apr_status_t rv;
+
+    if ((rv = load_owners(powners, pprob, q)) != APR_SUCCESS) {
+        return rv;
+    }
+    if (dp_dk_ref_parse(&ref, q->pool, name) == APR_SUCCESS
+        && (o2 = apr_hash_get(*powners, ref.familiar, APR_HASH_KEY_STRING)) != NULL
+        && strcmp(o2, key_name(q)) != 0) {
+        return dp_problem_fail(pprob, q->pool, 404, "image_not_found", "no such image: %s", name);
+    }
+    if (!image_visible(q, *powners, dp_json_get(info, "RepoTags"), dp_json_get(dp_json_get(info, "Config"), "Labels"))) {
+        return dp_problem_fail(pprob, q->pool, 404, "image_not_found", "no such image: %s", name);
+    }
+    return APR_SUCCESS;
+}
+
+/* Whether the request's key may use image name (container create, compose services). */
+apr_status_t dp_images_usable(dp_problem_t **pprob, dp_req_t *q, const char *name)
+{
+    json_object *info = NULL;
+    apr_hash_t *owners;
+
+    if (is_admin(q) || name == NULL || !engine_has_info(&info, q, name)) {
+        return APR_SUCCESS;   /* absent: Docker answers (or the pull path checks the registry) */
+    }
+    return visible_check(&owners, pprob, q, name, info);
+}
+
 int dp_images_inspect(dp_req_t *q)
 {
     const char *name = image_param(q);
@@ -323,20 +359,8 @@ int dp_images_inspect(dp_req_t *q)
     }
     if (!is_admin(q)) {
         apr_hash_t *owners;
-        dp_dk_ref_t ref;
-        const char *o2;
-
-        if (load_owners(&owners, &prob, q) != APR_SUCCESS) {
+        if (visible_check(&owners, &prob, q, name, o) != APR_SUCCESS) {
             return dp_send_problem(q, prob);
-        }
-        /* by a tag: that tag's owner decides; by id: the image's tags and label */
-        if (dp_dk_ref_parse(&ref, q->pool, name) == APR_SUCCESS
-            && (o2 = apr_hash_get(owners, ref.familiar, APR_HASH_KEY_STRING)) != NULL
-            && strcmp(o2, key_name(q)) != 0) {
-            return dp_fail(q, 404, "image_not_found", "no such image: %s", name);
-        }
-        if (!image_visible(q, owners, dp_json_get(o, "RepoTags"), dp_json_get(dp_json_get(o, "Config"), "Labels"))) {
-            return dp_fail(q, 404, "image_not_found", "no such image: %s", name);
         }
         trim_tags(q, owners, o);
     }

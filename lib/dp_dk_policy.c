@@ -1045,6 +1045,29 @@ static apr_status_t v_strmap(bctx_t *c, const spec_t *s, json_object *v, const c
     return APR_SUCCESS;
 }
 
+/* Whether a label name is reserved: com.docker.compose.* names the Compose project an object
+ * belongs to (ownership of projects is read from it), so no caller may set it. */
+int dp_dk_label_reserved(const char *name)
+{
+    return name && !strncasecmp(name, "com.docker.compose.", 19);
+}
+
+/* Labels: an object of strings without reserved names. */
+static apr_status_t v_labels(bctx_t *c, const spec_t *s, json_object *v, const char *field,
+                             json_object *parent, const char *key)
+{
+    if (is_type(v, json_type_object)) {
+        json_object_object_foreach(v, k, val) {
+            (void)val;
+            if (dp_dk_label_reserved(k)) {
+                return deny(c->pprob, c->p, apr_pstrcat(c->p, field, ".", k, NULL),
+                            "com.docker.compose.* labels are set by Compose only");
+            }
+        }
+    }
+    return v_strmap(c, s, v, field, parent, key);
+}
+
 static apr_status_t v_obj(bctx_t *c, const spec_t *s, json_object *v, const char *field,
                           json_object *parent, const char *key)
 {
@@ -2039,7 +2062,7 @@ static const spec_t config_spec[] = {
     { "Shell", v_argv, SH_LEAF, NULL, NULL, 0, 4096, NULL, 0 },
     LEAF("WorkingDir", v_abs),
     BOOL("NetworkDisabled"),
-    MAP("Labels", v_strmap),
+    MAP("Labels", v_labels),
     STR("StopSignal", 32, NULL, 0),
     INT("StopTimeout", 0, 3600),
     OBJ("Healthcheck", health_spec, NULL),

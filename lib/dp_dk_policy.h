@@ -126,6 +126,9 @@ apr_status_t dp_dk_policy_host_path(dp_problem_t **pprob, apr_pool_t *p, const d
 apr_status_t dp_dk_stamp_labels(dp_problem_t **pprob, apr_pool_t *p, json_object *body,
                                 const char *key_name);
 
+/* True for a label name no caller may set (com.docker.compose.*: Compose project membership). */
+int dp_dk_label_reserved(const char *name);
+
 /* Returns path made absolute-normalised ("//a/./b/../c/" → "/a/c") in p, or NULL when it is
  * not absolute; ".." never goes above "/". */
 const char *dp_dk_path_normalise(apr_pool_t *p, const char *path);

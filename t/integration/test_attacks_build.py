@@ -383,3 +383,34 @@ def test_a_refused_second_tag_releases_the_first_claim(api, stack, owned2):
     refused(stack, r, 409, "image_tag_taken")
     assert stack.sql("SELECT key_name FROM image_owners WHERE ref='dp/atk-first:1'") == []
     assert not image_exists(stack, "dp/atk-first:1")
+
+
+def test_container_from_another_keys_image_is_404(api, stack, owned2):
+    """A key cannot run another key's image, by tag or by id (its content is the other key's)."""
+    before = engine_snapshot(stack)
+    for image in (OWNED2, owned2):
+        r = api.post("/containers", json={"image": image, "name": f"dpx-{owned2[7:15]}", "cmd": ["true"]},
+                     key=stack.keys["docker_write"])
+        refused(stack, r, 404, "image_not_found")
+        r = api.post("/containers", json={"docker": {"Image": image, "Cmd": ["true"]}},
+                     key=stack.keys["docker_write"])
+        refused(stack, r, 404, "image_not_found")
+    assert_engine_unchanged(stack, before)
+
+
+def test_compose_service_from_another_keys_image_is_404(api, stack, owned2):
+    before = engine_snapshot(stack)
+    r = api.post("/compose", json={"project": "dpx-foreign-image",
+                                   "compose": f"services:\n  app:\n    image: {OWNED2}\n    command: ['true']\n"},
+                 key=stack.keys["docker_write"])
+    refused(stack, r, 404, "image_not_found")
+    assert_engine_unchanged(stack, before)
+
+
+def test_the_owner_runs_its_own_image(api, stack, owned2):
+    r = api.post("/containers", json={"image": OWNED2, "name": f"dpx-own-{owned2[7:15]}", "cmd": ["true"]},
+                 key=stack.keys["docker_write2"])
+    try:
+        assert r.status_code == 201, r.text
+    finally:
+        stack.docker("rm", "-f", f"dpx-own-{owned2[7:15]}", check=False)

@@ -170,7 +170,12 @@ def test_two_services_volume_network_labels_list_and_down(api, stack):
         assert os.listdir(d) == ["docker-compose.yml"]
         doc = json.load(open(os.path.join(d, "docker-compose.yml")))
         assert doc["version"] == "2.4" and "x-base" not in doc
-        assert doc["services"]["db"]["labels"] == {"tier": "db", "dockpay.managed": "true", "dockpay.key": "docker_write"}
+        db = doc["services"]["db"]
+        assert db["labels"] == {"tier": "db", "dockpay.managed": "true", "dockpay.key": "docker_write",
+                                "dockpay.memory": str(db["mem_limit"]),
+                                "dockpay.nanocpus": str(round(db["cpus"] * 1e9))}
+        # the limits the create policy built run: swap no larger than memory, a PIDs limit
+        assert db["memswap_limit"] == db["mem_limit"] and db["pids_limit"] > 0
         # listed for its key and admin, not for another key
         assert p in [i["name"] for i in api.get("/compose", key=w).json()["items"]]
         assert p in [i["name"] for i in api.get("/compose", key=adm).json()["items"]]

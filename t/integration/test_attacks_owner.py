@@ -428,9 +428,9 @@ def test_quota_memory(api, stack, quota_made):
     before = engine_snapshot(stack)
     body = refused(stack, qcreate(api, stack, quota_made, memory="64m"), 403, "quota_exceeded")
     assert body["quota"] == "memory" and body["used"] == 64 * 1024 * 1024 and body["limit"] == 96 * 1024 * 1024
-    # a container without a memory limit would exceed any memory quota
+    # a container without a memory limit gets the create policy's default (512m), over the quota
     body = refused(stack, qcreate(api, stack, quota_made, memory=None), 403, "quota_exceeded")
-    assert body["quota"] == "memory" and "memory limit" in body["detail"]
+    assert body["quota"] == "memory" and body["requested"] == 512 * 1024 * 1024, body
     assert_engine_unchanged(stack, before)
     assert qcreate(api, stack, quota_made, memory="32m").status_code == 201   # 96m exactly
 
@@ -520,3 +520,22 @@ def test_good_quota_directives_pass_config_test(stack, tmp_path):
     p.write_text(conf)
     r = subprocess.run(["apache2", "-t", "-f", str(p)], capture_output=True, text=True, env=stack.s.httpd_env())
     assert r.returncode == 0, r.stderr
+
+
+# --------------------------------------------------------------------------------------------
+# Compose project membership is read from com.docker.compose.* labels: no caller may set them
+# (a container labelled with another key's project name would make that project look foreign)
+
+@pytest.mark.parametrize("route,body", [
+    ("/containers", {"image": IMAGE, "cmd": ["true"], "labels": {"com.docker.compose.project": "victim"}}),
+    ("/containers", {"docker": {"Image": IMAGE, "Cmd": ["true"],
+                                "Labels": {"com.docker.compose.project": "victim"}}}),
+    ("/containers", {"docker": {"Image": IMAGE, "Cmd": ["true"],
+                                "Labels": {"COM.DOCKER.COMPOSE.service": "web"}}}),
+    ("/volumes", {"name": "dpx-lbl-vol", "labels": {"com.docker.compose.project": "victim"}}),
+    ("/networks", {"name": "dpx-lbl-net", "labels": {"com.docker.compose.network": "default"}}),
+])
+def test_compose_labels_are_reserved(api, stack, route, body):
+    before = engine_snapshot(stack)
+    refused(stack, api.post(route, json=body, key=attacker(stack)), 403, "policy_denied", "com.docker.compose")
+    assert_engine_unchanged(stack, before)

@@ -35,7 +35,12 @@ def test_compose_up_list_stop_start_down(api, stack):
         assert os.listdir(os.path.dirname(cfile)) == ["docker-compose.yml"]
         doc = json.load(open(cfile))
         assert doc["version"] == "2.4" and doc["services"]["app"]["image"] == "local/busybox:test"
-        assert doc["services"]["app"]["labels"] == {"dockpay.managed": "true", "dockpay.key": "admin"}
+        # stamped with the key and the create policy's defaults (512m, 1 CPU, 1024 PIDs)
+        app = doc["services"]["app"]
+        assert app["labels"] == {"dockpay.managed": "true", "dockpay.key": "admin",
+                                 "dockpay.memory": str(512 * 1024 * 1024), "dockpay.nanocpus": "1000000000"}
+        assert app["mem_limit"] == app["memswap_limit"] == 512 * 1024 * 1024
+        assert app["cpus"] == 1.0 and app["pids_limit"] == 1024
         assert body["config_files"] == [cfile] and body["working_dir"] == os.path.dirname(cfile)
 
         items = api.get("/compose").json()["items"]
