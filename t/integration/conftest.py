@@ -54,6 +54,15 @@ class TestStack:
         with open(self.s.path("httpd", "access.log"), errors="replace") as f:
             return f.read()
 
+    def config_test(self, tmp_path, extra=""):
+        """Runs `apache2 -t` on the test server's httpd.conf plus the lines extra (a copy in
+        tmp_path); returns the CompletedProcess (returncode, stdout, stderr)."""
+        import subprocess
+        p = tmp_path / "test.conf"
+        p.write_text(open(self.s.path("httpd", "httpd.conf")).read() + "\n" + extra + "\n")
+        return subprocess.run(["apache2", "-t", "-f", str(p)], capture_output=True, text=True,
+                              env=self.s.httpd_env())
+
     def restart_httpd(self, extra_conf=""):
         if os.environ.get("DP_VALGRIND") == "1":
             # ./dev memcheck measures one long-lived httpd -X: a restart would end its report

@@ -395,24 +395,16 @@ def test_directives_set_defaults_ceilings_publish_and_log_drivers(api, stack, ma
     "DockpayLogDriverAllow bad;name",
 ])
 def test_bad_policy_directive_fails_config_test(stack, tmp_path, directive):
-    import subprocess
-    conf = open(stack.s.path("httpd", "httpd.conf")).read() + "\n" + directive + "\n"
-    p = tmp_path / "bad.conf"
-    p.write_text(conf)
-    r = subprocess.run(["apache2", "-t", "-f", str(p)], capture_output=True, text=True, env=stack.s.httpd_env())
+    r = stack.config_test(tmp_path, directive)
     assert r.returncode != 0
     assert directive.split()[0] in (r.stdout + r.stderr)
 
 
 def test_good_policy_directives_pass_config_test(stack, tmp_path):
-    import subprocess
-    conf = open(stack.s.path("httpd", "httpd.conf")).read() + (
+    r = stack.config_test(tmp_path, (
         "\nDockpayMemoryLimit 512m 8g\nDockpayCpuLimit 1 4\nDockpayPidsLimit 1024 4096\n"
         "DockpayPublishAllow 0.0.0.0:1024-65535 127.0.0.1:1024-65535 [::]:1024-65535 [::1]:8080 *:9000-9100\n"
-        "DockpayLogDriverAllow syslog gelf\n")
-    p = tmp_path / "good.conf"
-    p.write_text(conf)
-    r = subprocess.run(["apache2", "-t", "-f", str(p)], capture_output=True, text=True, env=stack.s.httpd_env())
+        "DockpayLogDriverAllow syslog gelf\n"))
     assert r.returncode == 0, r.stderr
 
 

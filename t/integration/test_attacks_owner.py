@@ -503,22 +503,14 @@ def test_server_default_quota_applies_to_non_admin_keys_only(api, stack, world, 
     "DockpayQuotaCpus 2000", "DockpayQuotaCpus 0.5.1", "DockpayQuotaVolumes 1e3",
 ])
 def test_bad_quota_directive_fails_config_test_naming_it(stack, tmp_path, directive):
-    import subprocess
-    conf = open(stack.s.path("httpd", "httpd.conf")).read() + "\n" + directive + "\n"
-    p = tmp_path / "bad.conf"
-    p.write_text(conf)
-    r = subprocess.run(["apache2", "-t", "-f", str(p)], capture_output=True, text=True, env=stack.s.httpd_env())
+    r = stack.config_test(tmp_path, directive)
     assert r.returncode != 0
     assert directive.split()[0] in (r.stdout + r.stderr)
 
 
 def test_good_quota_directives_pass_config_test(stack, tmp_path):
-    import subprocess
-    conf = open(stack.s.path("httpd", "httpd.conf")).read() + (
-        "\nDockpayQuotaContainers 0\nDockpayQuotaMemory 8g\nDockpayQuotaCpus 0.5\nDockpayQuotaVolumes unlimited\n")
-    p = tmp_path / "good.conf"
-    p.write_text(conf)
-    r = subprocess.run(["apache2", "-t", "-f", str(p)], capture_output=True, text=True, env=stack.s.httpd_env())
+    r = stack.config_test(tmp_path, (
+        "\nDockpayQuotaContainers 0\nDockpayQuotaMemory 8g\nDockpayQuotaCpus 0.5\nDockpayQuotaVolumes unlimited\n"))
     assert r.returncode == 0, r.stderr
 
 

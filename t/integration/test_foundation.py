@@ -148,10 +148,7 @@ def test_docker_down_is_503_fast_then_recovers(api, stack):
     "DockpayHealthCache 61", "DockpayPaymentsCache -1",
 ])
 def test_bad_directive_fails_config_test_naming_it(stack, tmp_path, directive):
-    conf = open(stack.s.path("httpd", "httpd.conf")).read() + "\n" + directive + "\n"
-    p = tmp_path / "bad.conf"
-    p.write_text(conf)
-    r = subprocess.run(["apache2", "-t", "-f", str(p)], capture_output=True, text=True, env=stack.s.httpd_env())
+    r = stack.config_test(tmp_path, directive)
     assert r.returncode != 0
     assert directive.split()[0] in (r.stdout + r.stderr)
 
