@@ -65,6 +65,12 @@ static void stamped(json_object *o, int external_ok)
     if (k == NULL || strcmp(k, "fuzzkey") || m == NULL || strcmp(m, "true")) abort();
     json_object_object_del(l, "dockpay.key");
     json_object_object_del(l, "dockpay.managed");
+    if (!external_ok) {
+        /* a service also carries the limits it runs with, for the quotas */
+        if (dp_json_get_str(l, "dockpay.memory") == NULL || dp_json_get_str(l, "dockpay.nanocpus") == NULL) abort();
+        json_object_object_del(l, "dockpay.memory");
+        json_object_object_del(l, "dockpay.nanocpus");
+    }
 }
 
 static void check_doc(apr_pool_t *p, const dp_dk_policy_t *pol, json_object *doc)
