@@ -8,7 +8,7 @@ ARG DEBIAN_IMAGE=debian:bookworm-slim
 FROM ${DEBIAN_IMAGE} AS build
 ARG DEBIAN_FRONTEND=noninteractive
 RUN apt-get update \
- && apt-get install -y --no-install-recommends apache2-dev libcurl4-openssl-dev libjson-c-dev \
+ && apt-get install -y --no-install-recommends apache2-dev libcurl4-openssl-dev libjson-c-dev libyaml-dev \
         libssl-dev autoconf automake libtool pkg-config make gcc libc6-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
@@ -25,7 +25,7 @@ FROM ${DEBIAN_IMAGE}
 ARG DEBIAN_FRONTEND=noninteractive
 # docker-compose: what POST /compose runs (DockpayComposeCommand); mariadb-client: dockpay-migrate
 RUN apt-get update \
- && apt-get install -y --no-install-recommends apache2 libaprutil1-dbd-mysql libcurl4 libjson-c5 \
+ && apt-get install -y --no-install-recommends apache2 libaprutil1-dbd-mysql libcurl4 libjson-c5 libyaml-0-2 \
         ca-certificates mariadb-client docker-compose curl \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /out/usr/ /usr/

@@ -6,7 +6,7 @@ set -euo pipefail
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$TOP"
 log() { printf '[package] %s\n' "$*" >&2; }
-need=(debhelper lintian apache2-dev libcurl4-openssl-dev libjson-c-dev libssl-dev pkg-config
+need=(debhelper lintian apache2-dev libcurl4-openssl-dev libjson-c-dev libyaml-dev libssl-dev pkg-config
       autoconf automake libtool make gcc dpkg-dev fakeroot)
 missing=()
 for p in "${need[@]}"; do
