@@ -37,7 +37,7 @@ COPY docker/entrypoint.sh /usr/local/sbin/dockpay-entrypoint
 # httpd runs as this user from the start (no root parent), so it listens on 8080.
 RUN useradd --system --uid 10001 --user-group --home-dir /var/lib/dockpay --shell /usr/sbin/nologin dockpay \
  && mkdir -p /var/lib/dockpay/compose \
- && ln -s /var/lib/dockpay/dockpay.keys /etc/apache2/dockpay.keys \
+ && mkdir -p /etc/apache2-dockpay && ln -s /var/lib/dockpay/dockpay.keys /etc/apache2-dockpay/dockpay.keys \
  && echo 'Listen ${DOCKPAY_LISTEN}' > /etc/apache2/ports.conf \
  && a2dissite -q 000-default && a2disconf -q other-vhosts-access-log \
  && a2enmod -q dbd dockpay && a2enconf -q dockpay zz-dockpay-container \

@@ -62,7 +62,7 @@ ex 'test -x /usr/bin/dockpay-keygen && test -x /usr/bin/dockpay-migrate && dockp
     || fail "tools, man pages or schema missing"
 ex 'a2enmod -q dockpay && test -e /etc/apache2/mods-enabled/dbd.load && test -e /etc/apache2/mods-enabled/dockpay.load' \
     || fail "a2enmod dockpay (with dbd)"
-ex 'umask 077; dockpay-keygen -q ops admin | sed -n 2p > /etc/apache2/dockpay.keys && a2enconf -q dockpay' \
+ex 'umask 077; mkdir -p /etc/apache2-dockpay && dockpay-keygen -q ops admin | sed -n 2p > /etc/apache2-dockpay/dockpay.keys && a2enconf -q dockpay' \
     || fail "key file / a2enconf dockpay"
 ex 'apachectl -t 2>&1' >"$W/configtest" 2>&1 || { cat "$W/configtest"; fail "apachectl -t"; }
 grep -q "Syntax OK" "$W/configtest" || fail "apachectl -t: $(cat "$W/configtest")"
