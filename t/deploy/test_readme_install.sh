@@ -105,7 +105,7 @@ log "README block done in $(( $(date +%s) - T1 )) s"
 key=$(sed -n 's/^API key for ops (shown once): //p' "$W/install.log")
 [ -n "$key" ] || { tail -20 "$W/install.log"; fail "the keygen line printed no key"; }
 B=http://127.0.0.1:8081/api/v1
-for n in $(seq 1 40); do
+for _ in $(seq 1 40); do
     code=$(curl -s -o "$W/health" -w '%{http_code}' "$B/health" || true)
     [ "$code" = 200 ] && break; sleep 0.25
 done
