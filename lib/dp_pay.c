@@ -351,11 +351,21 @@ static apr_status_t record_cancellations(dp_problem_t **pprob, dp_db_t *db, json
     return APR_SUCCESS;
 }
 
+/* True when PortOne's currency (NULL: not given, taken as KRW) is the server's: every order
+ * this server prices (prepare, vbank, schedule, billing-key pay) is in KRW. */
+int dp_pay_currency_ok(const char *currency)
+{
+    return currency == NULL || strcmp(currency, DP_PAY_CURRENCY) == 0;
+}
+
 /* Decides what the order row cur takes from the payment rec: returns the outcome and sets
  * *psave when the row is to be written. */
 static const char *merge_outcome(int *psave, const dp_pay_rec_t *cur, const dp_pay_rec_t *rec)
 {
     *psave = 0;
+    if (!dp_pay_currency_ok(rec->currency)) {
+        return "currency_mismatch";
+    }
     if (cur->has_prepared && cur->prepared_amount != rec->amount) {
         return "amount_mismatch";
     }
@@ -753,8 +763,12 @@ static void cancel_mismatch(json_object **presult, dp_pay_env_t *e, json_object 
     apr_int64_t cancelled = 0;
     dp_problem_t *prob = NULL;
     const char *imp_uid = dp_json_get_str(pay, "imp_uid");
-    const char *reason = apr_psprintf(e->pool, "amount mismatch: expected %" APR_INT64_T_FMT
-                                      ", paid %" APR_INT64_T_FMT, expected, actual);
+    const char *ccy = dp_json_get_str(pay, "currency");
+    const char *reason = dp_pay_currency_ok(ccy)
+        ? apr_psprintf(e->pool, "amount mismatch: expected %" APR_INT64_T_FMT ", paid %" APR_INT64_T_FMT,
+                       expected, actual)
+        : apr_psprintf(e->pool, "currency mismatch: expected %" APR_INT64_T_FMT " " DP_PAY_CURRENCY
+                       ", paid in %.8s", expected, ccy);
 
     *presult = NULL;
     dp_pay_json_amount(&cancelled, pay, "cancel_amount");
@@ -775,7 +789,7 @@ apr_status_t dp_pay_verify(json_object **pout, dp_problem_t **pprob, dp_pay_env_
 {
     json_object *pay = NULL, *after = NULL;
     dp_pay_rec_t *cur = NULL;
-    const char *mu, *pstatus;
+    const char *mu, *pstatus, *ccy;
     apr_int64_t actual = 0, expected = 0;
     dp_verify_t v;
     apr_status_t rv;
@@ -798,9 +812,10 @@ apr_status_t dp_pay_verify(json_object **pout, dp_problem_t **pprob, dp_pay_env_
         return dp_problem_fail(pprob, e->pool, 404, "order_not_found",
                                "no prepared amount is recorded for merchant_uid %s; pass 'amount'", mu);
     }
-    if (v == DP_VERIFY_MISMATCH) {
-        int cancelled = 0;
-        if (dp_pay_should_cancel(v, pstatus, e->auto_cancel)) {
+    ccy = dp_json_get_str(pay, "currency");
+    if (v == DP_VERIFY_MISMATCH || !dp_pay_currency_ok(ccy)) {
+        int cancelled = 0, by_currency = v != DP_VERIFY_MISMATCH;
+        if (dp_pay_should_cancel(DP_VERIFY_MISMATCH, pstatus, e->auto_cancel)) {
             cancel_mismatch(&after, e, pay, expected, actual);
             if (after) {
                 pay = after;
@@ -811,10 +826,18 @@ apr_status_t dp_pay_verify(json_object **pout, dp_problem_t **pprob, dp_pay_env_
             dp_problem_t *ignored = NULL;
             dp_pay_record(NULL, &ignored, e->db, pay, NULL, 0);  /* keeps the cancellations */
         }
-        dp_problem_fail(pprob, e->pool, 409, "amount_mismatch",
-                        "PortOne's amount %" APR_INT64_T_FMT " differs from the expected %" APR_INT64_T_FMT "%s",
-                        actual, expected, cancelled ? "; the payment was cancelled" : "");
+        if (by_currency) {
+            dp_problem_fail(pprob, e->pool, 409, "currency_mismatch",
+                            "PortOne's currency %.8s differs from the order's " DP_PAY_CURRENCY "%s",
+                            ccy, cancelled ? "; the payment was cancelled" : "");
+        } else {
+            dp_problem_fail(pprob, e->pool, 409, "amount_mismatch",
+                            "PortOne's amount %" APR_INT64_T_FMT " differs from the expected %" APR_INT64_T_FMT "%s",
+                            actual, expected, cancelled ? "; the payment was cancelled" : "");
+        }
         if (pprob && *pprob) {
+            dp_problem_add(*pprob, e->pool, "expected_currency", json_object_new_string(DP_PAY_CURRENCY));
+            dp_problem_add(*pprob, e->pool, "currency", json_object_new_string(ccy ? ccy : DP_PAY_CURRENCY));
             dp_problem_add(*pprob, e->pool, "expected", json_object_new_int64(expected));
             dp_problem_add(*pprob, e->pool, "actual", json_object_new_int64(actual));
             dp_problem_add(*pprob, e->pool, "cancelled", json_object_new_boolean(cancelled));
@@ -985,7 +1008,7 @@ static const char *webhook_apply(const char **pdetail, dp_problem_t **pprob, apr
                                      dp_json_get_str(pay, "status"))) != APR_SUCCESS) {
         return "pending";
     }
-    if (!strcmp(outcome, "amount_mismatch") && e->auto_cancel) {
+    if ((!strcmp(outcome, "amount_mismatch") || !strcmp(outcome, "currency_mismatch")) && e->auto_cancel) {
         dp_pay_json_amount(&actual, pay, "amount");
         if (dp_store_pay_get(&cur, pprob, e->db, mu, 0) == APR_SUCCESS && cur && cur->has_prepared
             && dp_pay_should_cancel(DP_VERIFY_MISMATCH, dp_json_get_str(pay, "status"), 1)) {

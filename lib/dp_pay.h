@@ -44,6 +44,12 @@ typedef enum {
     DP_VERIFY_NO_EXPECTATION   /* nothing to compare with (no prepared amount, none given) */
 } dp_verify_t;
 
+/* The currency of every order this server prices. */
+#define DP_PAY_CURRENCY "KRW"
+
+/* True when PortOne's currency (NULL: not given) is DP_PAY_CURRENCY. */
+int dp_pay_currency_ok(const char *currency);
+
 /* Compares actual with the prepared amount and the requested one (either may be NULL);
  * *pexpected is the amount that was expected (prepared first). */
 dp_verify_t dp_pay_decide(apr_int64_t *pexpected, const apr_int64_t *prepared,

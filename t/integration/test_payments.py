@@ -252,3 +252,53 @@ def test_list_pages_newest_first(api, stack):
     assert {m for m in mus} <= {i["merchant_uid"] for i in window["items"]}
     old = api.get("/payments", params={"to": now - 3600}).json()
     assert not {i["merchant_uid"] for i in old["items"]} & set(mus)
+
+
+def _prepared_and_paid_in(api, stack, amount, currency, auto_cancel_off=False):
+    mu = new_mu()
+    r = api.post("/payments/prepare", json={"merchant_uid": mu, "amount": amount})
+    assert r.status_code == 201, r.text
+    a = stack.fake("POST", "/__control/approve", {"merchant_uid": mu, "amount": amount,
+                                                 "currency": currency})
+    assert a["ok"] and a["payment"]["currency"] == currency, a
+    return mu, a["imp_uid"]
+
+
+def test_paid_in_usd_for_krw_order_is_never_paid_verify(api, stack):
+    """Issue 14 item 3: the same number in another currency is not the order's price."""
+    mu, imp = _prepared_and_paid_in(api, stack, 5000, "USD")
+    body = assert_problem(api.post("/payments/verify", json={"imp_uid": imp}), 409, "currency_mismatch")
+    assert body["currency"] == "USD" and body["expected_currency"] == "KRW" and body["cancelled"] is True
+    p = fake_payment(stack, imp)
+    assert p["status"] == "cancelled" and p["cancel_amount"] == 5000
+    r = row(stack, mu)
+    assert r[0] != "paid" and r[4] != imp
+    # naming the amount does not help either
+    assert_problem(api.post("/payments/verify", json={"imp_uid": imp, "amount": 5000}), 409,
+                   "currency_mismatch")
+
+
+def test_paid_in_usd_lookup_and_webhook_never_paid(api, stack):
+    from payments_util import webhook
+    stack.restart_httpd(extra_conf="DockpayAutoCancelMismatch Off")
+    try:
+        mu, imp = _prepared_and_paid_in(api, stack, 7000, "USD")
+        r = api.get(f"/payments/{imp}")
+        assert r.status_code == 200 and r.json()["currency"] == "USD"
+        assert api.get(f"/payments/find/{mu}").status_code == 200
+        assert row(stack, mu)[0] != "paid"
+        st, body = webhook(stack, imp, mu, "paid")
+        assert st == 200 and body["outcome"] == "currency_mismatch", body
+        assert row(stack, mu)[0] != "paid" and row(stack, mu)[4] != imp
+        assert fake_payment(stack, imp)["status"] == "paid"   # auto-cancel is off: left alone
+        ev = stack.sql("SELECT outcome FROM webhook_events WHERE imp_uid = %s", imp)
+        assert ev and ev[-1][0] == "currency_mismatch", ev
+    finally:
+        stack.restart_httpd()
+
+
+def test_paid_in_krw_still_paid(api, stack):
+    mu, imp = _prepared_and_paid_in(api, stack, 3300, "KRW")
+    r = api.post("/payments/verify", json={"imp_uid": imp})
+    assert r.status_code == 200, r.text
+    assert row(stack, mu)[0] == "paid"
