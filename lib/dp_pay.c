@@ -476,12 +476,13 @@ static apr_status_t portone_payment(json_object **ppay, dp_problem_t **pprob, dp
 }
 
 /* Records pay when a database is at hand; a failure is logged, not returned (the caller's
- * answer comes from PortOne). */
+ * answer comes from PortOne). Without expected, only an order the server priced is updated:
+ * a payment of an order it never priced is not recorded (never paid here). */
 static void record_quietly(dp_pay_env_t *e, json_object *pay, const apr_int64_t *expected)
 {
     dp_problem_t *prob = NULL;
 
-    if (e->db && dp_pay_record(NULL, &prob, e->db, pay, expected, 1) != APR_SUCCESS) {
+    if (e->db && dp_pay_record(NULL, &prob, e->db, pay, expected, expected != NULL) != APR_SUCCESS) {
         dp_log_p(e->pool, DP_LOG_WARNING, 0, "payment %s not recorded locally: %s",
                  dp_json_get_str(pay, "imp_uid"), prob && prob->detail ? prob->detail : "error");
     }

@@ -302,3 +302,22 @@ def test_paid_in_krw_still_paid(api, stack):
     r = api.post("/payments/verify", json={"imp_uid": imp})
     assert r.status_code == 200, r.text
     assert row(stack, mu)[0] == "paid"
+
+
+def test_lookup_of_unpriced_payment_is_not_recorded_paid(api, stack):
+    """A payment of an order this server never priced is returned by the lookups but never
+    stored as paid (no row is created for it)."""
+    mu = new_mu()
+    a = stack.fake("POST", "/__control/approve", {"merchant_uid": mu, "amount": 900})
+    imp = a["imp_uid"]
+    r = api.get(f"/payments/{imp}")
+    assert r.status_code == 200 and r.json()["status"] == "paid" and r.json()["merchant_uid"] == mu
+    r = api.get(f"/payments/find/{mu}")
+    assert r.status_code == 200 and r.json()["imp_uid"] == imp
+    assert row(stack, mu) is None
+    listed = api.get("/payments", params={"limit": 100}).json()["items"]
+    assert all(i["merchant_uid"] != mu for i in listed)
+    # verify with the amount named prices the order: then it is paid
+    r = api.post("/payments/verify", json={"imp_uid": imp, "amount": 900})
+    assert r.status_code == 200, r.text
+    assert row(stack, mu)[0] == "paid"
