@@ -786,7 +786,8 @@ static void cancel_mismatch(json_object **presult, dp_pay_env_t *e, json_object 
 
 /* Verifies a payment against the order. */
 apr_status_t dp_pay_verify(json_object **pout, dp_problem_t **pprob, dp_pay_env_t *e,
-                           const char *imp_uid, const apr_int64_t *amount, const char *status)
+                           const char *imp_uid, const char *merchant_uid, const apr_int64_t *amount,
+                           const char *status)
 {
     json_object *pay = NULL, *after = NULL;
     dp_pay_rec_t *cur = NULL;
@@ -804,6 +805,16 @@ apr_status_t dp_pay_verify(json_object **pout, dp_problem_t **pprob, dp_pay_env_
     pstatus = dp_json_get_str(pay, "status");
     if (mu == NULL || pstatus == NULL || !dp_pay_json_amount(&actual, pay, "amount")) {
         return dp_problem_fail(pprob, e->pool, 502, "portone_bad_response", "PortOne's payment object is incomplete");
+    }
+    if (merchant_uid && strcmp(merchant_uid, mu) != 0) {
+        /* another order's payment: neither recorded nor cancelled (it may be that order's) */
+        dp_problem_fail(pprob, e->pool, 409, "payment_order_mismatch",
+                        "payment %s belongs to another order than %s", imp_uid, merchant_uid);
+        if (pprob && *pprob) {
+            dp_problem_add(*pprob, e->pool, "imp_uid", json_object_new_string(imp_uid));
+            dp_problem_add(*pprob, e->pool, "merchant_uid", json_object_new_string(merchant_uid));
+        }
+        return DP_EPROBLEM;
     }
     if ((rv = dp_store_pay_get(&cur, pprob, e->db, mu, 0)) != APR_SUCCESS) {
         return rv;

@@ -321,3 +321,19 @@ def test_lookup_of_unpriced_payment_is_not_recorded_paid(api, stack):
     r = api.post("/payments/verify", json={"imp_uid": imp, "amount": 900})
     assert r.status_code == 200, r.text
     assert row(stack, mu)[0] == "paid"
+
+
+def test_verify_refuses_imp_uid_of_another_order(api, stack):
+    mu_a, imp_a = prepared_and_paid(api, stack, 1200)
+    mu_b = new_mu()
+    assert api.post("/payments/prepare", json={"merchant_uid": mu_b, "amount": 1200}).status_code == 201
+    body = assert_problem(api.post("/payments/verify", json={"imp_uid": imp_a, "merchant_uid": mu_b}),
+                          409, "payment_order_mismatch")
+    assert body["imp_uid"] == imp_a and body["merchant_uid"] == mu_b
+    assert row(stack, mu_b)[0] == "prepared" and row(stack, mu_b)[4] is None
+    assert fake_payment(stack, imp_a)["status"] == "paid"
+    # the right order is accepted
+    r = api.post("/payments/verify", json={"imp_uid": imp_a, "merchant_uid": mu_a})
+    assert r.status_code == 200, r.text
+    assert row(stack, mu_a)[0] == "paid"
+    assert_problem(api.post("/payments/verify", json={"imp_uid": imp_a, "merchant_uid": "a/b"}), 422)
