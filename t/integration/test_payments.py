@@ -337,3 +337,16 @@ def test_verify_refuses_imp_uid_of_another_order(api, stack):
     assert r.status_code == 200, r.text
     assert row(stack, mu_a)[0] == "paid"
     assert_problem(api.post("/payments/verify", json={"imp_uid": imp_a, "merchant_uid": "a/b"}), 422)
+
+
+def test_paid_amount_not_prepared_is_never_paid_by_lookup_or_named_amount(api, stack):
+    mu, imp = prepared_and_paid(api, stack, 8000, paid=80)
+    r = api.get(f"/payments/{imp}")
+    assert r.status_code == 200 and r.json()["amount"] == 80
+    assert api.get(f"/payments/find/{mu}").status_code == 200
+    assert row(stack, mu)[0] != "paid" and row(stack, mu)[4] != imp
+    # naming PortOne's amount does not override the prepared one
+    body = assert_problem(api.post("/payments/verify", json={"imp_uid": imp, "amount": 80}), 409,
+                          "amount_mismatch")
+    assert body["expected"] == 8000 and body["actual"] == 80
+    assert row(stack, mu)[0] != "paid"
