@@ -324,7 +324,11 @@ static int dbd_present(void)
     return dbd_acquire_fn != NULL;
 }
 
-/* Borrows a database connection for this request. */
+/* How many handles dp_db_acquire may try past dead pooled ones, and for how long. */
+#define DP_DB_ACQUIRE_TRIES 130
+#define DP_DB_ACQUIRE_BUDGET apr_time_from_sec(3)
+
+/* Borrows a database connection for this request, skipping pooled handles that died. */
 dp_db_t *dp_db_acquire(dp_problem_t **pprob, dp_req_t *q)
 {
     ap_dbd_t *h;
@@ -333,8 +337,23 @@ dp_db_t *dp_db_acquire(dp_problem_t **pprob, dp_req_t *q)
         db_unavailable(pprob, q);
         return NULL;
     }
-    /* a stale pooled connection fails its check once and is replaced on the next acquire */
-    if ((h = dbd_acquire_fn(q->r)) == NULL && (h = dbd_acquire_fn(q->r)) == NULL) {
+    /* After a database restart every pooled handle is dead: mod_dbd checks the handle it hands
+     * out, drops a dead one and returns NULL, so keep asking until a live (or newly opened)
+     * handle comes back. Bounded by DP_DB_ACQUIRE_TRIES (more than any sane DBDMax) and by
+     * DP_DB_ACQUIRE_BUDGET of wall time, so an unreachable database still answers 503 promptly. */
+    {
+        apr_time_t t0 = apr_time_now();
+        int i;
+
+        h = NULL;
+        for (i = 0; i < DP_DB_ACQUIRE_TRIES && h == NULL; i++) {
+            if (i > 1 && apr_time_now() - t0 > DP_DB_ACQUIRE_BUDGET) {
+                break;
+            }
+            h = dbd_acquire_fn(q->r);
+        }
+    }
+    if (h == NULL) {
         db_unavailable(pprob, q);
         return NULL;
     }

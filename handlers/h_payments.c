@@ -311,19 +311,20 @@ static int h_vbank(dp_req_t *q)
     return dp_send_json(q, 201, pay);
 }
 
-/* POST /payments/verify {"imp_uid","amount"?,"status"?}. */
+/* POST /payments/verify {"imp_uid","merchant_uid"?,"amount"?,"status"?}. */
 static int h_verify(dp_req_t *q)
 {
-    static const char *const allowed[] = { "imp_uid", "amount", "status", NULL };
+    static const char *const allowed[] = { "imp_uid", "merchant_uid", "amount", "status", NULL };
     dp_pay_env_t e;
     dp_problem_t *prob = NULL;
     json_object *body = NULL, *out = NULL;
-    const char *imp_uid = NULL, *status = NULL;
+    const char *imp_uid = NULL, *status = NULL, *merchant_uid = NULL;
     apr_int64_t amount = -1;
 
     if (dp_read_json(&body, &prob, q, 0) != APR_SUCCESS
         || dp_json_only_fields(&prob, q->pool, body, allowed) != APR_SUCCESS
         || field_imp_uid(&imp_uid, &prob, q, body, 1) != APR_SUCCESS
+        || field_merchant_uid(&merchant_uid, &prob, q, body, 0) != APR_SUCCESS
         || dp_json_field_int(&amount, &prob, q->pool, body, "amount", 0, 0, MAX_AMOUNT) != APR_SUCCESS
         || dp_json_field_str(&status, &prob, q->pool, body, "status", 0, 16) != APR_SUCCESS) {
         return dp_send_problem(q, prob);
@@ -333,7 +334,8 @@ static int h_verify(dp_req_t *q)
     }
     q->target = imp_uid;
     env_init(&e, q, 1);
-    if (dp_pay_verify(&out, &prob, &e, imp_uid, amount >= 0 ? &amount : NULL, status) != APR_SUCCESS) {
+    if (dp_pay_verify(&out, &prob, &e, imp_uid, merchant_uid, amount >= 0 ? &amount : NULL,
+                      status) != APR_SUCCESS) {
         return dp_send_problem(q, prob);
     }
     return dp_send_json(q, 200, out);

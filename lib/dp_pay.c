@@ -351,11 +351,21 @@ static apr_status_t record_cancellations(dp_problem_t **pprob, dp_db_t *db, json
     return APR_SUCCESS;
 }
 
+/* True when PortOne's currency (NULL: not given, taken as KRW) is the server's: every order
+ * this server prices (prepare, vbank, schedule, billing-key pay) is in KRW. */
+int dp_pay_currency_ok(const char *currency)
+{
+    return currency == NULL || strcmp(currency, DP_PAY_CURRENCY) == 0;
+}
+
 /* Decides what the order row cur takes from the payment rec: returns the outcome and sets
  * *psave when the row is to be written. */
 static const char *merge_outcome(int *psave, const dp_pay_rec_t *cur, const dp_pay_rec_t *rec)
 {
     *psave = 0;
+    if (!dp_pay_currency_ok(rec->currency)) {
+        return "currency_mismatch";
+    }
     if (cur->has_prepared && cur->prepared_amount != rec->amount) {
         return "amount_mismatch";
     }
@@ -466,12 +476,13 @@ static apr_status_t portone_payment(json_object **ppay, dp_problem_t **pprob, dp
 }
 
 /* Records pay when a database is at hand; a failure is logged, not returned (the caller's
- * answer comes from PortOne). */
+ * answer comes from PortOne). Without expected, only an order the server priced is updated:
+ * a payment of an order it never priced is not recorded (never paid here). */
 static void record_quietly(dp_pay_env_t *e, json_object *pay, const apr_int64_t *expected)
 {
     dp_problem_t *prob = NULL;
 
-    if (e->db && dp_pay_record(NULL, &prob, e->db, pay, expected, 1) != APR_SUCCESS) {
+    if (e->db && dp_pay_record(NULL, &prob, e->db, pay, expected, expected != NULL) != APR_SUCCESS) {
         dp_log_p(e->pool, DP_LOG_WARNING, 0, "payment %s not recorded locally: %s",
                  dp_json_get_str(pay, "imp_uid"), prob && prob->detail ? prob->detail : "error");
     }
@@ -753,8 +764,12 @@ static void cancel_mismatch(json_object **presult, dp_pay_env_t *e, json_object 
     apr_int64_t cancelled = 0;
     dp_problem_t *prob = NULL;
     const char *imp_uid = dp_json_get_str(pay, "imp_uid");
-    const char *reason = apr_psprintf(e->pool, "amount mismatch: expected %" APR_INT64_T_FMT
-                                      ", paid %" APR_INT64_T_FMT, expected, actual);
+    const char *ccy = dp_json_get_str(pay, "currency");
+    const char *reason = dp_pay_currency_ok(ccy)
+        ? apr_psprintf(e->pool, "amount mismatch: expected %" APR_INT64_T_FMT ", paid %" APR_INT64_T_FMT,
+                       expected, actual)
+        : apr_psprintf(e->pool, "currency mismatch: expected %" APR_INT64_T_FMT " " DP_PAY_CURRENCY
+                       ", paid in %.8s", expected, ccy);
 
     *presult = NULL;
     dp_pay_json_amount(&cancelled, pay, "cancel_amount");
@@ -771,11 +786,12 @@ static void cancel_mismatch(json_object **presult, dp_pay_env_t *e, json_object 
 
 /* Verifies a payment against the order. */
 apr_status_t dp_pay_verify(json_object **pout, dp_problem_t **pprob, dp_pay_env_t *e,
-                           const char *imp_uid, const apr_int64_t *amount, const char *status)
+                           const char *imp_uid, const char *merchant_uid, const apr_int64_t *amount,
+                           const char *status)
 {
     json_object *pay = NULL, *after = NULL;
     dp_pay_rec_t *cur = NULL;
-    const char *mu, *pstatus;
+    const char *mu, *pstatus, *ccy;
     apr_int64_t actual = 0, expected = 0;
     dp_verify_t v;
     apr_status_t rv;
@@ -790,6 +806,16 @@ apr_status_t dp_pay_verify(json_object **pout, dp_problem_t **pprob, dp_pay_env_
     if (mu == NULL || pstatus == NULL || !dp_pay_json_amount(&actual, pay, "amount")) {
         return dp_problem_fail(pprob, e->pool, 502, "portone_bad_response", "PortOne's payment object is incomplete");
     }
+    if (merchant_uid && strcmp(merchant_uid, mu) != 0) {
+        /* another order's payment: neither recorded nor cancelled (it may be that order's) */
+        dp_problem_fail(pprob, e->pool, 409, "payment_order_mismatch",
+                        "payment %s belongs to another order than %s", imp_uid, merchant_uid);
+        if (pprob && *pprob) {
+            dp_problem_add(*pprob, e->pool, "imp_uid", json_object_new_string(imp_uid));
+            dp_problem_add(*pprob, e->pool, "merchant_uid", json_object_new_string(merchant_uid));
+        }
+        return DP_EPROBLEM;
+    }
     if ((rv = dp_store_pay_get(&cur, pprob, e->db, mu, 0)) != APR_SUCCESS) {
         return rv;
     }
@@ -798,9 +824,10 @@ apr_status_t dp_pay_verify(json_object **pout, dp_problem_t **pprob, dp_pay_env_
         return dp_problem_fail(pprob, e->pool, 404, "order_not_found",
                                "no prepared amount is recorded for merchant_uid %s; pass 'amount'", mu);
     }
-    if (v == DP_VERIFY_MISMATCH) {
-        int cancelled = 0;
-        if (dp_pay_should_cancel(v, pstatus, e->auto_cancel)) {
+    ccy = dp_json_get_str(pay, "currency");
+    if (v == DP_VERIFY_MISMATCH || !dp_pay_currency_ok(ccy)) {
+        int cancelled = 0, by_currency = v != DP_VERIFY_MISMATCH;
+        if (dp_pay_should_cancel(DP_VERIFY_MISMATCH, pstatus, e->auto_cancel)) {
             cancel_mismatch(&after, e, pay, expected, actual);
             if (after) {
                 pay = after;
@@ -811,10 +838,18 @@ apr_status_t dp_pay_verify(json_object **pout, dp_problem_t **pprob, dp_pay_env_
             dp_problem_t *ignored = NULL;
             dp_pay_record(NULL, &ignored, e->db, pay, NULL, 0);  /* keeps the cancellations */
         }
-        dp_problem_fail(pprob, e->pool, 409, "amount_mismatch",
-                        "PortOne's amount %" APR_INT64_T_FMT " differs from the expected %" APR_INT64_T_FMT "%s",
-                        actual, expected, cancelled ? "; the payment was cancelled" : "");
+        if (by_currency) {
+            dp_problem_fail(pprob, e->pool, 409, "currency_mismatch",
+                            "PortOne's currency %.8s differs from the order's " DP_PAY_CURRENCY "%s",
+                            ccy, cancelled ? "; the payment was cancelled" : "");
+        } else {
+            dp_problem_fail(pprob, e->pool, 409, "amount_mismatch",
+                            "PortOne's amount %" APR_INT64_T_FMT " differs from the expected %" APR_INT64_T_FMT "%s",
+                            actual, expected, cancelled ? "; the payment was cancelled" : "");
+        }
         if (pprob && *pprob) {
+            dp_problem_add(*pprob, e->pool, "expected_currency", json_object_new_string(DP_PAY_CURRENCY));
+            dp_problem_add(*pprob, e->pool, "currency", json_object_new_string(ccy ? ccy : DP_PAY_CURRENCY));
             dp_problem_add(*pprob, e->pool, "expected", json_object_new_int64(expected));
             dp_problem_add(*pprob, e->pool, "actual", json_object_new_int64(actual));
             dp_problem_add(*pprob, e->pool, "cancelled", json_object_new_boolean(cancelled));
@@ -985,7 +1020,7 @@ static const char *webhook_apply(const char **pdetail, dp_problem_t **pprob, apr
                                      dp_json_get_str(pay, "status"))) != APR_SUCCESS) {
         return "pending";
     }
-    if (!strcmp(outcome, "amount_mismatch") && e->auto_cancel) {
+    if ((!strcmp(outcome, "amount_mismatch") || !strcmp(outcome, "currency_mismatch")) && e->auto_cancel) {
         dp_pay_json_amount(&actual, pay, "amount");
         if (dp_store_pay_get(&cur, pprob, e->db, mu, 0) == APR_SUCCESS && cur && cur->has_prepared
             && dp_pay_should_cancel(DP_VERIFY_MISMATCH, dp_json_get_str(pay, "status"), 1)) {

@@ -44,6 +44,12 @@ typedef enum {
     DP_VERIFY_NO_EXPECTATION   /* nothing to compare with (no prepared amount, none given) */
 } dp_verify_t;
 
+/* The currency of every order this server prices. */
+#define DP_PAY_CURRENCY "KRW"
+
+/* True when PortOne's currency (NULL: not given) is DP_PAY_CURRENCY. */
+int dp_pay_currency_ok(const char *currency);
+
 /* Compares actual with the prepared amount and the requested one (either may be NULL);
  * *pexpected is the amount that was expected (prepared first). */
 dp_verify_t dp_pay_decide(apr_int64_t *pexpected, const apr_int64_t *prepared,
@@ -149,12 +155,15 @@ typedef struct dp_pay_vbank_req_t {
 apr_status_t dp_pay_vbank(json_object **ppayment, dp_problem_t **pprob, dp_pay_env_t *e,
                           const dp_pay_vbank_req_t *r);
 
-/* Verifies a payment: PortOne's amount against the order's prepared amount and *amount (if
- * given), its status against status (if given). *pout = {"verified": true, "payment": ...};
- * else 409 amount_mismatch (members expected, actual, cancelled) or status_mismatch; a paid
- * mismatching payment is cancelled at PortOne when auto_cancel is on. */
+/* Verifies a payment: its order against merchant_uid (if given; 409 payment_order_mismatch,
+ * nothing recorded or cancelled), PortOne's amount against the order's prepared amount and
+ * *amount (if given), its status against status (if given). *pout = {"verified": true,
+ * "payment": ...}; else 409 amount_mismatch / currency_mismatch (members expected, actual,
+ * cancelled) or status_mismatch; a paid mismatching payment is cancelled at PortOne when
+ * auto_cancel is on. */
 apr_status_t dp_pay_verify(json_object **pout, dp_problem_t **pprob, dp_pay_env_t *e,
-                           const char *imp_uid, const apr_int64_t *amount, const char *status);
+                           const char *imp_uid, const char *merchant_uid, const apr_int64_t *amount,
+                           const char *status);
 
 /* Lists local records, newest first: status may be NULL, from/to unix seconds (-1: open),
  * page from 1, limit 1..100. *pout = {"items","page","limit","total"}. */

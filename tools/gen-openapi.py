@@ -233,7 +233,7 @@ SCHEMAS = {
                        "`invalid_value`, `policy_denied`, `body_too_large`, `unsupported_media_type`, "
                        "`container_not_found`, `image_not_found`, `network_not_found`, "
                        "`volume_not_found`, `project_not_found`, `order_not_found`, `prepare_conflict`, "
-                       "`amount_mismatch`, `docker_unavailable`, `docker_timeout`, `portone_error`, "
+                       "`amount_mismatch`, `currency_mismatch`, `payment_order_mismatch`, `docker_unavailable`, `docker_timeout`, `portone_error`, "
                        "`portone_rejected`, `portone_conflict`, `portone_unavailable`, `database_unavailable`, "
                        "`too_many_streams`). Some "
                        "problems add members of their own (`field`, `expected`, `actual`, `output`, ...).",
@@ -583,6 +583,8 @@ SCHEMAS = {
     }, ["merchant_uid", "amount", "vbank_code", "vbank_holder", "name"]),
     "VerifyRequest": s_obj({
         "imp_uid": s_str(maxLength=32, pattern=UID_PATTERN),
+        "merchant_uid": s_str("The order the payment must belong to (409 `payment_order_mismatch` "
+                              "when PortOne's merchant_uid differs).", minLength=1, maxLength=40),
         "amount": s_int("The amount the client expects (compared too).", minimum=0),
         "status": s_str("The status the client expects.", enum=["ready", "paid", "cancelled", "failed"]),
     }, ["imp_uid"]),
@@ -646,7 +648,7 @@ SCHEMAS = {
     "WebhookReceived": s_obj({
         "received": {"const": True},
         "outcome": s_str("What applying the event did: `applied`, `stale`, `unknown_order`, "
-                         "`amount_mismatch`, `mismatch`, `unknown_payment`, `other_payment`, or `pending` "
+                         "`amount_mismatch`, `currency_mismatch`, `mismatch`, `unknown_payment`, `other_payment`, or `pending` "
                          "(PortOne unreachable: applied when PortOne sends the event again)."),
         "duplicate": s_bool("The event was seen before and is not applied again."),
     }, ["received"], extra=True),
@@ -1235,10 +1237,13 @@ OPS.update({
                     (404, err(404, "PortOne knows no such payment (`portone_not_found`), or no amount is "
                                    "recorded for its merchant_uid and none was given (`order_not_found`).")),
                     (409, err(409, "The amounts differ (`amount_mismatch`, with `expected`, `actual`, "
-                                   "`cancelled`, `imp_uid`, `merchant_uid`), or the status differs from "
-                                   "`status` (`status_mismatch`).")),
+                                   "`cancelled`, `imp_uid`, `merchant_uid`), PortOne's currency is not "
+                                   "the order's KRW (`currency_mismatch`, also with `currency`, "
+                                   "`expected_currency`), the payment belongs to another order than "
+                                   "`merchant_uid` (`payment_order_mismatch`: nothing recorded or "
+                                   "cancelled), or the status differs from `status` (`status_mismatch`).")),
                     (413, E413), (415, E415),
-                    (422, err(422, "`imp_uid` or `status` is invalid (`invalid_value`).")),
+                    (422, err(422, "`imp_uid`, `merchant_uid` or `status` is invalid (`invalid_value`).")),
                     portone=True)),
     "payments.find": dict(
         tag="payments", summary="Get a payment by order number",

@@ -101,3 +101,49 @@ def test_portone_slow_is_504_within_the_timeout(api, stack):
     assert 2.5 <= took < 4.5, f"took {took:.1f}s (DockpayPortOneTimeout is 3)"
     time.sleep(3.5)   # let the fake's delayed answer finish before the next test
     assert api.get("/payments/imp_fault_probe").status_code == 404
+
+
+@pytest.mark.allow_log(r"dbd|DBD|mysql|MySQL|database|MariaDB")
+def test_database_restart_dead_pooled_handles_never_503(api, stack):
+    """Issue 14 item 7: after a MariaDB restart every pooled mod_dbd handle is dead; a request
+    must go past all of them to a live one instead of answering 503."""
+    r = api.get("/payments")
+    skip_if_501(r, "GET /payments")
+    from concurrent.futures import ThreadPoolExecutor
+    stack.restart_httpd(extra_conf="DockpayPaymentsCache 0\n")
+    try:
+        def dockpay_conns():
+            out = stack.s.mysql_root("SELECT COUNT(*) FROM information_schema.PROCESSLIST "
+                                     "WHERE USER='dockpay';")
+            return int(out.strip() or 0)
+
+        # fill the pool (DBDMax 16): many concurrent calls, each asks the database
+        with ThreadPoolExecutor(32) as ex:
+            codes = list(ex.map(lambda i: api.get("/payments", params={"limit": 1, "page": 1 + i % 50})
+                                .status_code, range(256)))
+        assert set(codes) == {200}, codes
+        pooled = dockpay_conns()
+        assert pooled >= 4, f"only {pooled} pooled handles: the test would not prove anything"
+        stack.stop_db()
+        stack.start_db()
+        # the database answers again; every pooled handle is now dead
+        bad = []
+        for i in range(40):
+            r = api.get("/payments", params={"limit": 1, "page": 2000 + i})
+            if r.status_code != 200:
+                bad.append((i, r.status_code, r.text[:120]))
+        with ThreadPoolExecutor(16) as ex:
+            codes = list(ex.map(lambda i: api.get("/payments", params={"limit": 1, "page": 3000 + i})
+                                .status_code, range(64)))
+        assert not bad, f"{pooled} dead pooled handles; sequential calls that failed: {bad}"
+        assert set(codes) == {200}, codes
+    finally:
+        if subprocess_db_down(stack):
+            stack.start_db()
+        stack.restart_httpd()
+
+
+def subprocess_db_down(stack):
+    import subprocess
+    return subprocess.run(["mariadb-admin", "-S", stack.s.db_sock, "-u", "root", "ping"],
+                          capture_output=True).returncode != 0

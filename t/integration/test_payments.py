@@ -252,3 +252,101 @@ def test_list_pages_newest_first(api, stack):
     assert {m for m in mus} <= {i["merchant_uid"] for i in window["items"]}
     old = api.get("/payments", params={"to": now - 3600}).json()
     assert not {i["merchant_uid"] for i in old["items"]} & set(mus)
+
+
+def _prepared_and_paid_in(api, stack, amount, currency, auto_cancel_off=False):
+    mu = new_mu()
+    r = api.post("/payments/prepare", json={"merchant_uid": mu, "amount": amount})
+    assert r.status_code == 201, r.text
+    a = stack.fake("POST", "/__control/approve", {"merchant_uid": mu, "amount": amount,
+                                                 "currency": currency})
+    assert a["ok"] and a["payment"]["currency"] == currency, a
+    return mu, a["imp_uid"]
+
+
+def test_paid_in_usd_for_krw_order_is_never_paid_verify(api, stack):
+    """Issue 14 item 3: the same number in another currency is not the order's price."""
+    mu, imp = _prepared_and_paid_in(api, stack, 5000, "USD")
+    body = assert_problem(api.post("/payments/verify", json={"imp_uid": imp}), 409, "currency_mismatch")
+    assert body["currency"] == "USD" and body["expected_currency"] == "KRW" and body["cancelled"] is True
+    p = fake_payment(stack, imp)
+    assert p["status"] == "cancelled" and p["cancel_amount"] == 5000
+    r = row(stack, mu)
+    assert r[0] != "paid" and r[4] != imp
+    # naming the amount does not help either
+    assert_problem(api.post("/payments/verify", json={"imp_uid": imp, "amount": 5000}), 409,
+                   "currency_mismatch")
+
+
+def test_paid_in_usd_lookup_and_webhook_never_paid(api, stack):
+    from payments_util import webhook
+    stack.restart_httpd(extra_conf="DockpayAutoCancelMismatch Off")
+    try:
+        mu, imp = _prepared_and_paid_in(api, stack, 7000, "USD")
+        r = api.get(f"/payments/{imp}")
+        assert r.status_code == 200 and r.json()["currency"] == "USD"
+        assert api.get(f"/payments/find/{mu}").status_code == 200
+        assert row(stack, mu)[0] != "paid"
+        st, body = webhook(stack, imp, mu, "paid")
+        assert st == 200 and body["outcome"] == "currency_mismatch", body
+        assert row(stack, mu)[0] != "paid" and row(stack, mu)[4] != imp
+        assert fake_payment(stack, imp)["status"] == "paid"   # auto-cancel is off: left alone
+        ev = stack.sql("SELECT outcome FROM webhook_events WHERE imp_uid = %s", imp)
+        assert ev and ev[-1][0] == "currency_mismatch", ev
+    finally:
+        stack.restart_httpd()
+
+
+def test_paid_in_krw_still_paid(api, stack):
+    mu, imp = _prepared_and_paid_in(api, stack, 3300, "KRW")
+    r = api.post("/payments/verify", json={"imp_uid": imp})
+    assert r.status_code == 200, r.text
+    assert row(stack, mu)[0] == "paid"
+
+
+def test_lookup_of_unpriced_payment_is_not_recorded_paid(api, stack):
+    """A payment of an order this server never priced is returned by the lookups but never
+    stored as paid (no row is created for it)."""
+    mu = new_mu()
+    a = stack.fake("POST", "/__control/approve", {"merchant_uid": mu, "amount": 900})
+    imp = a["imp_uid"]
+    r = api.get(f"/payments/{imp}")
+    assert r.status_code == 200 and r.json()["status"] == "paid" and r.json()["merchant_uid"] == mu
+    r = api.get(f"/payments/find/{mu}")
+    assert r.status_code == 200 and r.json()["imp_uid"] == imp
+    assert row(stack, mu) is None
+    listed = api.get("/payments", params={"limit": 100}).json()["items"]
+    assert all(i["merchant_uid"] != mu for i in listed)
+    # verify with the amount named prices the order: then it is paid
+    r = api.post("/payments/verify", json={"imp_uid": imp, "amount": 900})
+    assert r.status_code == 200, r.text
+    assert row(stack, mu)[0] == "paid"
+
+
+def test_verify_refuses_imp_uid_of_another_order(api, stack):
+    mu_a, imp_a = prepared_and_paid(api, stack, 1200)
+    mu_b = new_mu()
+    assert api.post("/payments/prepare", json={"merchant_uid": mu_b, "amount": 1200}).status_code == 201
+    body = assert_problem(api.post("/payments/verify", json={"imp_uid": imp_a, "merchant_uid": mu_b}),
+                          409, "payment_order_mismatch")
+    assert body["imp_uid"] == imp_a and body["merchant_uid"] == mu_b
+    assert row(stack, mu_b)[0] == "prepared" and row(stack, mu_b)[4] is None
+    assert fake_payment(stack, imp_a)["status"] == "paid"
+    # the right order is accepted
+    r = api.post("/payments/verify", json={"imp_uid": imp_a, "merchant_uid": mu_a})
+    assert r.status_code == 200, r.text
+    assert row(stack, mu_a)[0] == "paid"
+    assert_problem(api.post("/payments/verify", json={"imp_uid": imp_a, "merchant_uid": "a/b"}), 422)
+
+
+def test_paid_amount_not_prepared_is_never_paid_by_lookup_or_named_amount(api, stack):
+    mu, imp = prepared_and_paid(api, stack, 8000, paid=80)
+    r = api.get(f"/payments/{imp}")
+    assert r.status_code == 200 and r.json()["amount"] == 80
+    assert api.get(f"/payments/find/{mu}").status_code == 200
+    assert row(stack, mu)[0] != "paid" and row(stack, mu)[4] != imp
+    # naming PortOne's amount does not override the prepared one
+    body = assert_problem(api.post("/payments/verify", json={"imp_uid": imp, "amount": 80}), 409,
+                          "amount_mismatch")
+    assert body["expected"] == 8000 and body["actual"] == 80
+    assert row(stack, mu)[0] != "paid"
