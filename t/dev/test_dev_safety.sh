@@ -191,6 +191,15 @@ check "packages: a failed install exits non-zero" [ $rc != 0 ]
 check "packages: ... with one [dev] error: line naming the log" \
     bash -c "[ \$(grep -c '^\[dev\] error: package install failed .*apt.log' '$W/pkgs.out') = 1 ] && ! grep -q Traceback '$W/pkgs.out'"
 check "packages: a policy-rc.d that was there is left as it was" md5sum --quiet -c "$W/pol.md5"
+# the host's own policy-rc.d lets services start: ./dev installs nothing (it would start services
+# it may not stop) and says what to install
+printf '#!/bin/sh\n# the host own, permissive\nexit 0\n' >"$POL"; chmod 755 "$POL"; md5sum "$POL" >"$W/pol.md5"
+: >"$W/apt.calls"; pkgs; rc=$?
+check "packages: a permissive host policy-rc.d: exits non-zero" [ $rc != 0 ]
+check "packages: ... without running apt-get" [ ! -s "$W/apt.calls" ]
+check "packages: ... with one [dev] error: line naming the packages" \
+    bash -c "[ \$(grep -c '^\[dev\] error: .*apt-get install .*apache2' '$W/pkgs.out') = 1 ] && ! grep -q Traceback '$W/pkgs.out'"
+check "packages: ... and its policy-rc.d left as it was" md5sum --quiet -c "$W/pol.md5"
 rm -f "$POL"
 
 # ---------------------------------------------------------------- the host afterwards

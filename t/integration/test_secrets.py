@@ -33,8 +33,6 @@ def test_registry_password_not_echoed_or_logged(api, stack):
     r = api.post("/images/pull", json={"image": "localhost:5000/hostile/secret-none", "tag": "1",
                                        "auth": {"username": "u", "password": REG_PASSWORD,
                                                 "serveraddress": "localhost:5000"}})
-    if r.status_code == 501:
-        pytest.skip("POST /images/pull answers 501")
     assert r.status_code >= 400
     time.sleep(0.3)
     assert REG_PASSWORD not in r.text
@@ -50,8 +48,6 @@ def test_card_data_not_echoed_in_refusals(api, stack, over):
             "birth": "880412", "pwd_2digit": "34"}
     body.update(over)
     r = api.post("/subscriptions/billing-key", json=body)
-    if r.status_code == 501:
-        pytest.skip("POST /subscriptions/billing-key answers 501")
     assert 400 <= r.status_code < 500, r.text
     for v in [CARD, CARD.replace("-", ""), CARD + "9", "2032-03", "880412"]:
         assert v not in r.text, f"{v} echoed: {r.text}"

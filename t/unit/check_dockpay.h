@@ -18,19 +18,18 @@ TCase *tc_http(void);
 TCase *tc_util(void);
 TCase *tc_memo(void);
 
-/* Areas define these as they grow; a missing one is skipped. */
-TCase *tc_docker_logs(void) __attribute__((weak));
-TCase *tc_docker_stats(void) __attribute__((weak));
-TCase *tc_docker_policy(void) __attribute__((weak));
-TCase *tc_docker_progress(void) __attribute__((weak));
-TCase *tc_docker_misc(void) __attribute__((weak));
-TCase *tc_portone(void) __attribute__((weak));
-TCase *tc_payments(void) __attribute__((weak));
-TCase *tc_webhook(void) __attribute__((weak));
-TCase *tc_subscriptions(void) __attribute__((weak));
-TCase *tc_pay_misc(void) __attribute__((weak));
-TCase *tc_docker_watch(void) __attribute__((weak));
-TCase *tc_docker_compose(void) __attribute__((weak));
-TCase *tc_docker_build(void) __attribute__((weak));
+/* Every area's test case is a strong symbol: a missing one fails the link. */
+TCase *tc_docker_logs(void);
+TCase *tc_docker_stats(void);
+TCase *tc_docker_policy(void);
+TCase *tc_docker_progress(void);
+TCase *tc_docker_misc(void);
+TCase *tc_portone(void);
+TCase *tc_payments(void);
+TCase *tc_webhook(void);
+TCase *tc_subscriptions(void);
+TCase *tc_docker_watch(void);
+TCase *tc_docker_compose(void);
+TCase *tc_docker_build(void);
 
 #endif

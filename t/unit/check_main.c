@@ -28,7 +28,7 @@ int main(int argc, const char *const *argv)
     TCase *(*const cases[])(void) = {
         tc_util, tc_memo, tc_json, tc_router, tc_auth, tc_problem, tc_http,
         tc_docker_logs, tc_docker_stats, tc_docker_policy, tc_docker_progress, tc_docker_misc,
-        tc_portone, tc_payments, tc_webhook, tc_subscriptions, tc_pay_misc, tc_docker_watch,
+        tc_portone, tc_payments, tc_webhook, tc_subscriptions, tc_docker_watch,
         tc_docker_compose,
         tc_docker_build,
     };
@@ -37,11 +37,9 @@ int main(int argc, const char *const *argv)
     apr_app_initialize(&argc, &argv, NULL);
     dp_http_global_init();
     for (i = 0; i < sizeof(cases) / sizeof(cases[0]); ++i) {
-        if (cases[i]) {
-            TCase *tc = cases[i]();
-            tcase_add_checked_fixture(tc, dp_test_setup, dp_test_teardown);
-            suite_add_tcase(s, tc);
-        }
+        TCase *tc = cases[i]();
+        tcase_add_checked_fixture(tc, dp_test_setup, dp_test_teardown);
+        suite_add_tcase(s, tc);
     }
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
