@@ -58,6 +58,14 @@ engine_stop() {
     DP_ENGINE_UP=0
 }
 
+# The end of every test's cleanup: stops the engine, removes $W and says PASS or failed for the
+# test's exit code $1 (uses T0, the test's start time).
+engine_finish() {
+    engine_stop
+    rm -rf "$W"
+    if [ "$1" = 0 ]; then log "PASS in $(( $(date +%s) - T0 )) s"; else log "failed (rc $1)"; fi
+}
+
 # the Debian 12 base image, from a debootstrap root cached as a tarball in $DP_CACHE
 base_image() {
     local mirror root

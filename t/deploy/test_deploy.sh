@@ -37,9 +37,7 @@ cleanup() {
         [ $rc = 0 ] || { dc --profile dev logs --no-color --tail 40 >&2 2>/dev/null || true; }
         dc --profile dev down -v --remove-orphans >/dev/null 2>&1 || true
     fi
-    engine_stop
-    rm -rf "$W"
-    [ $rc = 0 ] && log "PASS in $(( $(date +%s) - T0 )) s" || log "failed (rc $rc)"
+    engine_finish "$rc"
 }
 trap cleanup EXIT
 

@@ -33,9 +33,7 @@ C=dppkg$$
 cleanup() {
     local rc=$?
     [ "$DP_ENGINE_UP" = 1 ] && docker rm -f "$C" >/dev/null 2>&1 || true
-    engine_stop
-    rm -rf "$W"
-    [ $rc = 0 ] && log "PASS in $(( $(date +%s) - T0 )) s" || log "failed (rc $rc)"
+    engine_finish "$rc"
 }
 trap cleanup EXIT
 engine_start

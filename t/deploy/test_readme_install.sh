@@ -42,9 +42,7 @@ cleanup() {
         docker exec "$C" sh -c 'APACHE_CONFDIR=/etc/apache2-dockpay apache2ctl stop; mariadb-admin shutdown' >/dev/null 2>&1 || true
         docker rm -f "$C" >/dev/null 2>&1 || true
     fi
-    engine_stop
-    rm -rf "$W"
-    [ $rc = 0 ] && log "PASS in $(( $(date +%s) - T0 )) s" || log "failed (rc $rc)"
+    engine_finish "$rc"
 }
 trap cleanup EXIT
 
