@@ -39,479 +39,21 @@ static server_rec *main_server;
 /* ------------------------------------------------------------------------------------------ */
 /* configuration */
 
-static void *create_srv_conf(apr_pool_t *p, server_rec *s)
-{
-    dp_conf_t *c = apr_pcalloc(p, sizeof(*c));
-
-    (void)s;
-    c->max_body = DP_UNSET;
-    c->docker_timeout = DP_UNSET;
-    c->max_streams = DP_UNSET;
-    c->heartbeat = DP_UNSET;
-    c->managed_only = DP_UNSET;
-    c->container_cache = DP_UNSET;
-    c->policy_allow = DP_UNSET;
-    c->mem_default = c->mem_max = DP_UNSET;
-    c->cpu_default = c->cpu_max = DP_UNSET;
-    c->pids_default = c->pids_max = DP_UNSET;
-    c->compose_timeout = DP_UNSET;
-    c->portone_timeout = DP_UNSET;
-    c->portone_connect_timeout = DP_UNSET;
-    c->vbank_due_days = DP_UNSET;
-    c->auto_cancel = DP_UNSET;
-    c->health_cache = DP_UNSET;
-    c->payments_cache = DP_UNSET;
-    dp_quota_unset(&c->quota);
-    return c;
-}
-
-#define MERGE_PTR(f) c->f = add->f ? add->f : base->f
-#define MERGE_INT(f) c->f = add->f != DP_UNSET ? add->f : base->f
-
-static void *merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
-{
-    dp_conf_t *base = basev, *add = addv, *c = apr_pcalloc(p, sizeof(*c));
-
-    MERGE_PTR(base_path);
-    MERGE_PTR(key_file);
-    MERGE_INT(max_body);
-    MERGE_PTR(openapi_file);
-    MERGE_PTR(docker_endpoint);
-    MERGE_INT(docker_timeout);
-    MERGE_INT(max_streams);
-    MERGE_INT(heartbeat);
-    MERGE_INT(managed_only);
-    MERGE_INT(container_cache);
-    MERGE_INT(policy_allow);
-    MERGE_PTR(cap_allow);
-    MERGE_PTR(bind_allow);
-    MERGE_INT(mem_default);
-    MERGE_INT(mem_max);
-    MERGE_INT(cpu_default);
-    MERGE_INT(cpu_max);
-    MERGE_INT(pids_default);
-    MERGE_INT(pids_max);
-    MERGE_PTR(publish_allow);
-    MERGE_PTR(log_drivers);
-    MERGE_PTR(registry_allow);
-    MERGE_PTR(compose_command);
-    MERGE_PTR(compose_root);
-    MERGE_INT(compose_timeout);
-    MERGE_PTR(portone_url);
-    MERGE_PTR(portone_key);
-    MERGE_PTR(portone_secret);
-    MERGE_PTR(portone_ca_file);
-    MERGE_PTR(portone_channel);
-    MERGE_PTR(portone_pg);
-    MERGE_INT(portone_timeout);
-    MERGE_INT(portone_connect_timeout);
-    MERGE_PTR(webhook_allow);
-    MERGE_INT(vbank_due_days);
-    MERGE_INT(auto_cancel);
-    MERGE_INT(health_cache);
-    MERGE_INT(payments_cache);
-    MERGE_INT(quota.containers);
-    MERGE_INT(quota.memory);
-    MERGE_INT(quota.nanocpus);
-    MERGE_INT(quota.volumes);
-    MERGE_PTR(proc);
-    c->proc = NULL;  /* each server gets its own process state in post_config */
-    return c;
-}
+/* The directives, create/merge and defaults are generated from handlers/dp_conf.def
+ * (handlers/dp_conf.c). */
 
 static dp_conf_t *conf_of(server_rec *s)
 {
     return ap_get_module_config(s->module_config, &dockpay_module);
 }
 
-static const char *set_str(cmd_parms *cmd, void *dc, const char *v)
+/* server_rec* -> dp_proc_t*, filled in post_config and only read afterwards. */
+static apr_hash_t *proc_map;
+
+dp_proc_t *dp_proc_of(const server_rec *s)
 {
-    dp_conf_t *c = conf_of(cmd->server);
-    const char *name = cmd->cmd->name;
-    const char **field = (const char **)((char *)c + (apr_size_t)cmd->info);
-
-    (void)dc;
-    if (*v == '\0') {
-        return apr_psprintf(cmd->pool, "%s must not be empty", name);
-    }
-    if (!strcasecmp(name, "DockpayBasePath")) {
-        if (v[0] != '/' || (strlen(v) > 1 && v[strlen(v) - 1] == '/')) {
-            return "DockpayBasePath must start with '/' and not end with '/' (e.g. /api/v1)";
-        }
-    }
-    else if (!strcasecmp(name, "DockpayDockerEndpoint")) {
-        if (!(!strncmp(v, "unix:///", 8) || !strncmp(v, "unix:/", 6)) || strlen(v) > 107) {
-            return "DockpayDockerEndpoint must be unix:///absolute/path/to/docker.sock";
-        }
-    }
-    else if (!strcasecmp(name, "DockpayPortOneURL")) {
-        if (strncmp(v, "https://", 8) && strncmp(v, "http://127.", 11) && strncmp(v, "http://localhost", 16)) {
-            return "DockpayPortOneURL must be an https:// URL (plain http only to a loopback test server)";
-        }
-        if (v[strlen(v) - 1] == '/') {
-            return "DockpayPortOneURL must not end with '/'";
-        }
-    }
-    else if (!strcasecmp(name, "DockpayPortOneKey") || !strcasecmp(name, "DockpayPortOneSecret")) {
-        /* httpd leaves "${VAR}" as it is (with a warning) when VAR is not defined: that is no key */
-        if (v[0] == '$' && v[1] == '{' && v[strlen(v) - 1] == '}') {
-            *field = NULL;
-            return NULL;
-        }
-    }
-    else if (!strcasecmp(name, "DockpayComposeRoot") || !strcasecmp(name, "DockpayOpenAPIFile")
-             || !strcasecmp(name, "DockpayPortOneCAFile")) {
-        if (v[0] != '/') {
-            return apr_psprintf(cmd->pool, "%s needs an absolute path", name);
-        }
-    }
-    *field = v;
-    return NULL;
+    return proc_map ? apr_hash_get(proc_map, &s, sizeof(s)) : NULL;
 }
-
-static const char *set_int(cmd_parms *cmd, void *dc, const char *v)
-{
-    dp_conf_t *c = conf_of(cmd->server);
-    int *field = (int *)((char *)c + (apr_size_t)cmd->info);
-    apr_int64_t n;
-    apr_int64_t min = 1, max = 86400;
-
-    (void)dc;
-    if (!strcasecmp(cmd->cmd->name, "DockpayHealthCache")
-        || !strcasecmp(cmd->cmd->name, "DockpayPaymentsCache")) {
-        min = 0;
-        max = 60;
-    }
-    if (!strcasecmp(cmd->cmd->name, "DockpayMaxStreams")) max = 10000;
-    if (!strcasecmp(cmd->cmd->name, "DockpayVbankDueDays")) max = 365;
-    if (dp_parse_int(&n, v, min, max) != APR_SUCCESS) {
-        return apr_psprintf(cmd->pool, "%s takes a whole number from %" APR_INT64_T_FMT " to %"
-                            APR_INT64_T_FMT ", not '%s'", cmd->cmd->name, min, max, v);
-    }
-    *field = (int)n;
-    return NULL;
-}
-
-static const char *set_flag(cmd_parms *cmd, void *dc, int on)
-{
-    dp_conf_t *c = conf_of(cmd->server);
-    int *field = (int *)((char *)c + (apr_size_t)cmd->info);
-
-    (void)dc;
-    *field = on ? 1 : 0;
-    return NULL;
-}
-
-/* DockpayQuota{Containers,Memory,Cpus,Volumes} VALUE: the key-file quota item syntax. */
-static const char *set_quota(cmd_parms *cmd, void *dc, const char *v)
-{
-    dp_conf_t *c = conf_of(cmd->server);
-    const char *item = apr_pstrcat(cmd->pool, (const char *)cmd->info, "=", v, NULL);
-
-    (void)dc;
-    if (dp_quota_parse_item(&c->quota, item) != APR_SUCCESS) {
-        return apr_psprintf(cmd->pool, "%s takes %s or 0 / 'unlimited', not '%s'", cmd->cmd->name,
-                            !strcmp(cmd->info, "memory") ? "a size (512m, 8g)"
-                            : !strcmp(cmd->info, "cpus") ? "a CPU count (2, 0.5)" : "a count", v);
-    }
-    return NULL;
-}
-
-static const char *set_max_body(cmd_parms *cmd, void *dc, const char *v)
-{
-    dp_conf_t *c = conf_of(cmd->server);
-    apr_int64_t n;
-
-    (void)dc;
-    if (dp_parse_int(&n, v, 1024, (apr_int64_t)1024 * 1024 * 1024) != APR_SUCCESS) {
-        return apr_psprintf(cmd->pool, "DockpayMaxBody takes a byte count from 1024 to 1073741824, not '%s'", v);
-    }
-    c->max_body = (apr_off_t)n;
-    return NULL;
-}
-
-static const char *set_key_file(cmd_parms *cmd, void *dc, const char *v)
-{
-    dp_conf_t *c = conf_of(cmd->server);
-    dp_keyring_t *kr;
-    const char *err;
-    const char *path = ap_server_root_relative(cmd->pool, v);
-
-    (void)dc;
-    if (path == NULL || dp_keyring_load(&kr, &err, cmd->pool, path) != APR_SUCCESS) {
-        return apr_psprintf(cmd->pool, "DockpayKeyFile: %s", path ? err : "bad path");
-    }
-    c->key_file = path;
-    return NULL;
-}
-
-static const char *set_policy_allow(cmd_parms *cmd, void *dc, const char *v)
-{
-    dp_conf_t *c = conf_of(cmd->server);
-    int bit;
-
-    (void)dc;
-    if (!strcasecmp(v, "privileged")) bit = DP_ALLOW_PRIVILEGED;
-    else if (!strcasecmp(v, "host-namespaces")) bit = DP_ALLOW_HOST_NAMESPACES;
-    else if (!strcasecmp(v, "devices")) bit = DP_ALLOW_DEVICES;
-    else if (!strcasecmp(v, "security-opt")) bit = DP_ALLOW_SECURITY_OPT;
-    else if (!strcasecmp(v, "sysctls")) bit = DP_ALLOW_SYSCTLS;
-    else if (!strcasecmp(v, "none")) bit = 0;
-    else {
-        return apr_psprintf(cmd->pool, "DockpayPolicyAllow: unknown relaxation '%s' (privileged, "
-                            "host-namespaces, devices, security-opt, sysctls or none)", v);
-    }
-    c->policy_allow = (c->policy_allow == DP_UNSET ? 0 : c->policy_allow) | bit;
-    return NULL;
-}
-
-static const char *add_cap(cmd_parms *cmd, void *dc, const char *v)
-{
-    dp_conf_t *c = conf_of(cmd->server);
-    apr_size_t i;
-
-    (void)dc;
-    for (i = 0; v[i]; ++i) {
-        if (!((v[i] >= 'A' && v[i] <= 'Z') || v[i] == '_')) {
-            return apr_psprintf(cmd->pool, "DockpayCapAllow: '%s' is not a capability name (e.g. NET_ADMIN)", v);
-        }
-    }
-    if (c->cap_allow == NULL) c->cap_allow = apr_array_make(cmd->pool, 4, sizeof(const char *));
-    APR_ARRAY_PUSH(c->cap_allow, const char *) = strncmp(v, "CAP_", 4) ? v : v + 4;
-    return NULL;
-}
-
-static const char *add_bind(cmd_parms *cmd, void *dc, const char *v)
-{
-    dp_conf_t *c = conf_of(cmd->server);
-    apr_size_t n = strlen(v);
-
-    (void)dc;
-    if (v[0] != '/' || n < 2 || strstr(v, "/..") || strstr(v, "//")) {
-        return apr_psprintf(cmd->pool, "DockpayBindAllow: '%s' must be an absolute, normalised path "
-                            "other than /", v);
-    }
-    if (c->bind_allow == NULL) c->bind_allow = apr_array_make(cmd->pool, 4, sizeof(const char *));
-    APR_ARRAY_PUSH(c->bind_allow, const char *) = (v[n - 1] == '/') ? apr_pstrndup(cmd->pool, v, n - 1) : v;
-    return NULL;
-}
-
-/* DockpayMemoryLimit / DockpayCpuLimit / DockpayPidsLimit DEFAULT MAX */
-static const char *set_limits(cmd_parms *cmd, void *dc, const char *d, const char *m)
-{
-    dp_conf_t *c = conf_of(cmd->server);
-    const char *name = cmd->cmd->name;
-    apr_int64_t v[2];
-    const char *in[2];
-    int i;
-
-    (void)dc;
-    in[0] = d;
-    in[1] = m;
-    for (i = 0; i < 2; ++i) {
-        char *end;
-        double x;
-        if (!strcmp(name, "DockpayMemoryLimit")) {
-            if (dp_dk_parse_memory(&v[i], in[i]) != APR_SUCCESS || v[i] < 6 * 1024 * 1024) {
-                return apr_psprintf(cmd->pool, "%s: '%s' is not a memory size of at least 6m (e.g. 512m, 8g)",
-                                    name, in[i]);
-            }
-            continue;
-        }
-        x = strtod(in[i], &end);
-        if (end == in[i] || *end || !(x > 0)
-            || (!strcmp(name, "DockpayCpuLimit") ? (x < 0.01 || x > 1024) : (x != (double)(long)x || x > 4194304))) {
-            return apr_psprintf(cmd->pool, "%s: '%s' is not %s", name, in[i],
-                                !strcmp(name, "DockpayCpuLimit") ? "a CPU count from 0.01 to 1024"
-                                                                 : "a whole number from 1 to 4194304");
-        }
-        v[i] = !strcmp(name, "DockpayCpuLimit") ? (apr_int64_t)(x * 1e9 + 0.5) : (apr_int64_t)x;
-    }
-    if (v[0] > v[1]) {
-        return apr_psprintf(cmd->pool, "%s: the default %s is above the maximum %s", name, d, m);
-    }
-    if (!strcmp(name, "DockpayMemoryLimit")) {
-        c->mem_default = v[0];
-        c->mem_max = v[1];
-    }
-    else if (!strcmp(name, "DockpayCpuLimit")) {
-        c->cpu_default = v[0];
-        c->cpu_max = v[1];
-    }
-    else {
-        c->pids_default = v[0];
-        c->pids_max = v[1];
-    }
-    return NULL;
-}
-
-static const char *add_publish(cmd_parms *cmd, void *dc, const char *v)
-{
-    dp_conf_t *c = conf_of(cmd->server);
-    dp_dk_publish_t e;
-
-    (void)dc;
-    if (dp_dk_publish_parse(&e, cmd->pool, v) != APR_SUCCESS) {
-        return apr_psprintf(cmd->pool, "DockpayPublishAllow: '%s' is not IP:PORT or IP:LOW-HIGH "
-                            "(e.g. 0.0.0.0:1024-65535, [::1]:8080, *:8000-8999)", v);
-    }
-    if (c->publish_allow == NULL) c->publish_allow = apr_array_make(cmd->pool, 4, sizeof(dp_dk_publish_t));
-    APR_ARRAY_PUSH(c->publish_allow, dp_dk_publish_t) = e;
-    return NULL;
-}
-
-static const char *add_log_driver(cmd_parms *cmd, void *dc, const char *v)
-{
-    dp_conf_t *c = conf_of(cmd->server);
-    apr_size_t i;
-
-    (void)dc;
-    for (i = 0; v[i]; ++i) {
-        if (!(apr_isalnum(v[i]) || v[i] == '-' || v[i] == '_' || v[i] == '.' || v[i] == '/' || v[i] == ':')) {
-            return apr_psprintf(cmd->pool, "DockpayLogDriverAllow: '%s' is not a log driver name", v);
-        }
-    }
-    if (i == 0) {
-        return "DockpayLogDriverAllow: an empty driver name";
-    }
-    if (c->log_drivers == NULL) c->log_drivers = apr_array_make(cmd->pool, 4, sizeof(const char *));
-    APR_ARRAY_PUSH(c->log_drivers, const char *) = v;
-    return NULL;
-}
-
-static const char *add_registry(cmd_parms *cmd, void *dc, const char *v)
-{
-    dp_conf_t *c = conf_of(cmd->server);
-    apr_size_t i;
-
-    (void)dc;
-    for (i = 0; v[i]; ++i) {
-        if (!(apr_isalnum((unsigned char)v[i]) || v[i] == '.' || v[i] == '-' || v[i] == ':')) {
-            break;
-        }
-    }
-    if (i == 0 || v[i] || i > 255 || !apr_isalnum((unsigned char)v[0])) {
-        return apr_psprintf(cmd->pool, "DockpayRegistryAllow: '%s' is not a registry host[:port]", v);
-    }
-    if (c->registry_allow == NULL) c->registry_allow = apr_array_make(cmd->pool, 4, sizeof(const char *));
-    APR_ARRAY_PUSH(c->registry_allow, const char *) = v;
-    return NULL;
-}
-
-static const char *add_webhook_allow(cmd_parms *cmd, void *dc, const char *v)
-{
-    dp_conf_t *c = conf_of(cmd->server);
-    apr_ipsubnet_t *sn;
-    char *ip = apr_pstrdup(cmd->pool, v), *mask = strchr(ip, '/');
-    apr_status_t rv;
-
-    (void)dc;
-    if (mask) {
-        *mask++ = '\0';
-    }
-    if ((rv = apr_ipsubnet_create(&sn, ip, mask, cmd->pool)) != APR_SUCCESS) {
-        return apr_psprintf(cmd->pool, "DockpayWebhookAllow: '%s' is not an IP address or CIDR", v);
-    }
-    if (c->webhook_allow == NULL) c->webhook_allow = apr_array_make(cmd->pool, 4, sizeof(apr_ipsubnet_t *));
-    APR_ARRAY_PUSH(c->webhook_allow, apr_ipsubnet_t *) = sn;
-    return NULL;
-}
-
-static const char *set_compose_command(cmd_parms *cmd, void *dc, const char *v)
-{
-    dp_conf_t *c = conf_of(cmd->server);
-
-    (void)dc;
-    if (strcmp(v, "docker-compose") && strcmp(v, "docker compose") && v[0] != '/') {
-        return "DockpayComposeCommand must be 'docker compose', 'docker-compose' or an absolute path";
-    }
-    c->compose_command = v;
-    return NULL;
-}
-
-#define OFF(f) (void *)offsetof(dp_conf_t, f)
-
-static const command_rec dockpay_cmds[] = {
-    AP_INIT_TAKE1("DockpayBasePath", set_str, OFF(base_path), RSRC_CONF,
-                  "URL path the API is mounted at (default /api/v1)"),
-    AP_INIT_TAKE1("DockpayKeyFile", set_key_file, NULL, RSRC_CONF,
-                  "file of API keys: NAME sha256:HEX SCOPES per line"),
-    AP_INIT_TAKE1("DockpayMaxBody", set_max_body, NULL, RSRC_CONF,
-                  "largest JSON request body in bytes (default 1048576)"),
-    AP_INIT_TAKE1("DockpayOpenAPIFile", set_str, OFF(openapi_file), RSRC_CONF,
-                  "the OpenAPI document served at /openapi.json"),
-    AP_INIT_TAKE1("DockpayDockerEndpoint", set_str, OFF(docker_endpoint), RSRC_CONF,
-                  "Docker Engine socket (default unix:///var/run/docker.sock)"),
-    AP_INIT_TAKE1("DockpayDockerTimeout", set_int, OFF(docker_timeout), RSRC_CONF,
-                  "seconds a Docker call may take (default 60)"),
-    AP_INIT_TAKE1("DockpayMaxStreams", set_int, OFF(max_streams), RSRC_CONF,
-                  "concurrent log/event streams per process (default 32)"),
-    AP_INIT_TAKE1("DockpayStreamHeartbeat", set_int, OFF(heartbeat), RSRC_CONF,
-                  "seconds between SSE heartbeat comments on idle streams (default 15)"),
-    AP_INIT_FLAG("DockpayManagedOnly", set_flag, OFF(managed_only), RSRC_CONF,
-                 "restrict container routes to containers created through the API (default Off)"),
-    AP_INIT_FLAG("DockpayContainerCache", set_flag, OFF(container_cache), RSRC_CONF,
-                 "answer container lists from an event-fed snapshot (default On)"),
-    AP_INIT_ITERATE("DockpayPolicyAllow", set_policy_allow, NULL, RSRC_CONF,
-                    "create-policy relaxations: privileged host-namespaces devices security-opt sysctls"),
-    AP_INIT_ITERATE("DockpayCapAllow", add_cap, NULL, RSRC_CONF,
-                    "capabilities cap_add may name (default none)"),
-    AP_INIT_ITERATE("DockpayBindAllow", add_bind, NULL, RSRC_CONF,
-                    "host path prefixes bind mounts may use (default none)"),
-    AP_INIT_TAKE2("DockpayMemoryLimit", set_limits, NULL, RSRC_CONF,
-                  "container memory: DEFAULT MAX (default 512m 8g)"),
-    AP_INIT_TAKE2("DockpayCpuLimit", set_limits, NULL, RSRC_CONF,
-                  "container CPUs: DEFAULT MAX (default 1 4)"),
-    AP_INIT_TAKE2("DockpayPidsLimit", set_limits, NULL, RSRC_CONF,
-                  "container PIDs: DEFAULT MAX (default 1024 4096)"),
-    AP_INIT_ITERATE("DockpayPublishAllow", add_publish, NULL, RSRC_CONF,
-                    "host IP:LOW-HIGH containers may publish (default 1024-65535 on 0.0.0.0 127.0.0.1 :: ::1)"),
-    AP_INIT_ITERATE("DockpayLogDriverAllow", add_log_driver, NULL, RSRC_CONF,
-                    "log drivers allowed beyond json-file, local and none (default none)"),
-    AP_INIT_ITERATE("DockpayRegistryAllow", add_registry, NULL, RSRC_CONF,
-                    "registries (host[:port]) pulls and builds may reach (default docker.io)"),
-    AP_INIT_TAKE1("DockpayComposeCommand", set_compose_command, NULL, RSRC_CONF,
-                  "'docker compose' or 'docker-compose' (default docker-compose)"),
-    AP_INIT_TAKE1("DockpayComposeRoot", set_str, OFF(compose_root), RSRC_CONF,
-                  "folder for per-project compose files (default /var/lib/dockpay/compose)"),
-    AP_INIT_TAKE1("DockpayComposeTimeout", set_int, OFF(compose_timeout), RSRC_CONF,
-                  "seconds compose up may take (default 300)"),
-    AP_INIT_TAKE1("DockpayQuotaContainers", set_quota, "containers", RSRC_CONF,
-                  "containers (running or not) a non-admin key may own (default 32; 0: unlimited)"),
-    AP_INIT_TAKE1("DockpayQuotaMemory", set_quota, "memory", RSRC_CONF,
-                  "memory limit sum over a non-admin key's containers (default unlimited)"),
-    AP_INIT_TAKE1("DockpayQuotaCpus", set_quota, "cpus", RSRC_CONF,
-                  "CPU limit sum over a non-admin key's containers (default unlimited)"),
-    AP_INIT_TAKE1("DockpayQuotaVolumes", set_quota, "volumes", RSRC_CONF,
-                  "volumes a non-admin key may own (default 32; 0: unlimited)"),
-    AP_INIT_TAKE1("DockpayPortOneURL", set_str, OFF(portone_url), RSRC_CONF,
-                  "PortOne V1 base URL (default https://api.iamport.kr)"),
-    AP_INIT_TAKE1("DockpayPortOneKey", set_str, OFF(portone_key), RSRC_CONF,
-                  "PortOne REST API key (use ${ENV})"),
-    AP_INIT_TAKE1("DockpayPortOneSecret", set_str, OFF(portone_secret), RSRC_CONF,
-                  "PortOne REST API secret (use ${ENV})"),
-    AP_INIT_TAKE1("DockpayPortOneCAFile", set_str, OFF(portone_ca_file), RSRC_CONF,
-                  "CA bundle to verify PortOne's certificate (default: the system's)"),
-    AP_INIT_TAKE1("DockpayPortOneChannelKey", set_str, OFF(portone_channel), RSRC_CONF,
-                  "PortOne channel_key for virtual accounts and billing keys"),
-    AP_INIT_TAKE1("DockpayPortOnePG", set_str, OFF(portone_pg), RSRC_CONF,
-                  "PortOne pg value ({pg} or {pg}.{MID}) when no channel key is used"),
-    AP_INIT_TAKE1("DockpayPortOneTimeout", set_int, OFF(portone_timeout), RSRC_CONF,
-                  "seconds a PortOne call may take (default 10)"),
-    AP_INIT_TAKE1("DockpayPortOneConnectTimeout", set_int, OFF(portone_connect_timeout), RSRC_CONF,
-                  "seconds to connect to PortOne (default 5)"),
-    AP_INIT_ITERATE("DockpayWebhookAllow", add_webhook_allow, NULL, RSRC_CONF,
-                    "addresses/CIDRs the webhook accepts (default PortOne's three)"),
-    AP_INIT_TAKE1("DockpayVbankDueDays", set_int, OFF(vbank_due_days), RSRC_CONF,
-                  "days until a virtual account expires when no vbank_due is given (default 3)"),
-    AP_INIT_FLAG("DockpayAutoCancelMismatch", set_flag, OFF(auto_cancel), RSRC_CONF,
-                 "cancel a paid payment whose amount does not match (default On)"),
-    AP_INIT_TAKE1("DockpayHealthCache", set_int, OFF(health_cache), RSRC_CONF,
-                  "seconds /health reuses its last dependency check (default 1; 0: every call)"),
-    AP_INIT_TAKE1("DockpayPaymentsCache", set_int, OFF(payments_cache), RSRC_CONF,
-                  "seconds a GET /payments page is reused unless payments changed (default 1; 0: off)"),
-    { NULL }
-};
 
 /* ------------------------------------------------------------------------------------------ */
 /* hooks */
@@ -594,26 +136,31 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, s
         return HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    proc_map = apr_hash_make(pconf);
     for (sv = s; sv; sv = sv->next) {
         dp_conf_t *c = conf_of(sv);
         dp_proc_t *proc = apr_pcalloc(pconf, sizeof(*proc));
         const char *err;
         apr_status_t rv;
+        server_rec **key = apr_pmemdup(pconf, &sv, sizeof(sv));
 
+        if ((err = dp_conf_apply_defaults(c, pconf)) != NULL) {
+            ap_log_error(APLOG_MARK, APLOG_CRIT, 0, sv, "dockpay: %s", err);
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
         if (c->key_file && (rv = dp_keyring_load(&proc->keys, &err, pconf, c->key_file)) != APR_SUCCESS) {
             ap_log_error(APLOG_MARK, APLOG_CRIT, rv, sv, "dockpay: %s", err);
             return HTTP_INTERNAL_SERVER_ERROR;
         }
-        rv = dp_docker_create(&proc->docker, &err, pconf,
-                              c->docker_endpoint ? c->docker_endpoint : "unix:///var/run/docker.sock",
-                              3000, (long)dp_conf_int(c->docker_timeout, 60) * 1000);
+        rv = dp_docker_create(&proc->docker, &err, pconf, c->docker_endpoint, 3000,
+                              (long)c->docker_timeout * 1000);
         if (rv != APR_SUCCESS) {
             ap_log_error(APLOG_MARK, APLOG_CRIT, rv, sv, "dockpay: DockpayDockerEndpoint: %s", err);
             return HTTP_INTERNAL_SERVER_ERROR;
         }
         proc->pay_changes = pay_changes;
-        c->proc = proc;
-        if (dp_payments_post_config(sv, c, pconf) != OK) {
+        apr_hash_set(proc_map, key, sizeof(*key), proc);
+        if (dp_payments_post_config(sv, c, proc, pconf) != OK) {
             return HTTP_INTERNAL_SERVER_ERROR;
         }
     }
@@ -626,19 +173,19 @@ static void child_init(apr_pool_t *p, server_rec *s)
 
     for (sv = s; sv; sv = sv->next) {
         dp_conf_t *c = conf_of(sv);
-        if (c->proc) {
+        dp_proc_t *proc = dp_proc_of(sv);
+        if (proc) {
             /* one health state; pages: 256 of at most 256 KiB (a page of 100 is ~60 KiB) */
-            if (dp_memo_create(&c->proc->health, p, 1, 256,
-                               apr_time_from_sec(dp_conf_int(c->health_cache, 1))) != APR_SUCCESS
-                || dp_memo_create(&c->proc->pages, p, 256, 256 * 1024,
-                                  apr_time_from_sec(dp_conf_int(c->payments_cache, 1))) != APR_SUCCESS) {
+            if (dp_memo_create(&proc->health, p, 1, 256, apr_time_from_sec(c->health_cache)) != APR_SUCCESS
+                || dp_memo_create(&proc->pages, p, 256, 256 * 1024,
+                                  apr_time_from_sec(c->payments_cache)) != APR_SUCCESS) {
                 ap_log_error(APLOG_MARK, APLOG_WARNING, 0, sv, "dockpay: no memo for /health and "
                              "payment pages in this process; every call asks the database");
-                c->proc->health = c->proc->pages = NULL;
+                proc->health = proc->pages = NULL;
             }
-            dp_docker_child_init(c->proc->docker);
-            dp_payments_child_init(sv, c, p);
-            dp_watch_child_init(sv, c, p);
+            dp_docker_child_init(proc->docker);
+            dp_payments_child_init(sv, c, proc, p);
+            dp_watch_child_init(sv, c, proc, p);
         }
     }
 }
@@ -717,7 +264,7 @@ static int dockpay_handler(request_rec *r)
     q->r = r;
     q->pool = r->pool;
     q->conf = c;
-    q->proc = c->proc;
+    q->proc = dp_proc_of(r->server);
     q->rid = request_id(r);
     apr_table_setn(r->err_headers_out, "X-Request-Id", q->rid);  /* sent with every status */
     apr_table_setn(r->subprocess_env, "DOCKPAY_REQUEST_ID", q->rid);
@@ -726,7 +273,7 @@ static int dockpay_handler(request_rec *r)
         return dp_fail(q, 503, "not_ready", "the module is not initialised");
     }
 
-    base = dp_conf_base_path(c);
+    base = c->base_path;
     path = r->uri;
     if (strncmp(path, base, strlen(base)) != 0 || (path[strlen(base)] != '/' && path[strlen(base)] != '\0')) {
         return dp_fail(q, 404, "not_found", "no such route");
@@ -792,9 +339,9 @@ AP_DECLARE_MODULE(dockpay) = {
     STANDARD20_MODULE_STUFF,
     NULL,               /* per-directory config */
     NULL,
-    create_srv_conf,
-    merge_srv_conf,
-    dockpay_cmds,
+    dp_conf_create,
+    dp_conf_merge,
+    dp_conf_cmds,
     register_hooks
 #if defined(AP_MODULE_FLAG_ALWAYS_MERGE)
     , AP_MODULE_FLAG_ALWAYS_MERGE

@@ -13,27 +13,6 @@
 #include "dp_glue.h"
 
 /* ------------------------------------------------------------------------------------------ */
-/* config getters */
-
-/* Returns v unless unset. */
-int dp_conf_int(int v, int dflt)
-{
-    return v == DP_UNSET ? dflt : v;
-}
-
-/* Returns the mount path of the API. */
-const char *dp_conf_base_path(const dp_conf_t *c)
-{
-    return c->base_path ? c->base_path : "/api/v1";
-}
-
-/* Returns the request body cap. */
-apr_off_t dp_conf_max_body(const dp_conf_t *c)
-{
-    return c->max_body == DP_UNSET ? (apr_off_t)1024 * 1024 : c->max_body;
-}
-
-/* ------------------------------------------------------------------------------------------ */
 /* responses */
 
 static int send_text(dp_req_t *q, int status, const char *ctype, const char *body, apr_size_t len)
@@ -122,7 +101,7 @@ int dp_fail(dp_req_t *q, int status, const char *code, const char *fmt, ...)
 apr_status_t dp_read_body(char **pbuf, apr_size_t *plen, dp_problem_t **pprob, dp_req_t *q)
 {
     request_rec *r = q->r;
-    apr_off_t cap = dp_conf_max_body(q->conf);
+    apr_off_t cap = q->conf->max_body;
     apr_bucket_brigade *bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
     const char *cl = apr_table_get(r->headers_in, "Content-Length");
     char *buf = NULL;

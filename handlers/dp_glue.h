@@ -16,12 +16,11 @@
 #include "dp_auth.h"
 #include "dp_store.h"
 #include "dp_docker.h"
+#include "dp_conf.h"
 
 #if defined(APLOG_USE_MODULE) && !defined(DP_MODULE_MAIN)
 APLOG_USE_MODULE(dockpay);
 #endif
-
-#define DP_UNSET (-1)
 
 /* Create-policy relaxations (DockpayPolicyAllow). */
 #define DP_ALLOW_PRIVILEGED      0x01
@@ -30,63 +29,9 @@ APLOG_USE_MODULE(dockpay);
 #define DP_ALLOW_SECURITY_OPT    0x08
 #define DP_ALLOW_SYSCTLS         0x10
 
-/* Server configuration: every field starts unset (-1/NULL) and is merged field by field;
- * the getters in dp_glue.c apply the documented defaults. */
-typedef struct dp_conf_t {
-    const char *base_path;          /* DockpayBasePath, default /api/v1 */
-    const char *key_file;           /* DockpayKeyFile */
-    apr_off_t max_body;             /* DockpayMaxBody, default 1 MiB */
-    const char *openapi_file;       /* DockpayOpenAPIFile */
-    /* Docker */
-    const char *docker_endpoint;    /* DockpayDockerEndpoint, default unix:///var/run/docker.sock */
-    int docker_timeout;             /* DockpayDockerTimeout seconds, default 60 */
-    int max_streams;                /* DockpayMaxStreams per process, default 32 */
-    int heartbeat;                  /* DockpayStreamHeartbeat seconds, default 15 */
-    int managed_only;               /* DockpayManagedOnly, default off */
-    int container_cache;            /* DockpayContainerCache: event-fed container list, default on */
-    int policy_allow;               /* DockpayPolicyAllow bits, default none */
-    apr_array_header_t *cap_allow;  /* DockpayCapAllow (const char*), default none */
-    apr_array_header_t *bind_allow; /* DockpayBindAllow path prefixes, default none */
-    /* create policy: resources, publish, log drivers */
-    apr_int64_t mem_default;        /* DockpayMemoryLimit DEFAULT bytes, default 512m */
-    apr_int64_t mem_max;            /* DockpayMemoryLimit MAX bytes, default 8g */
-    apr_int64_t cpu_default;        /* DockpayCpuLimit DEFAULT in NanoCpus, default 1 CPU */
-    apr_int64_t cpu_max;            /* DockpayCpuLimit MAX in NanoCpus, default 4 CPUs */
-    apr_int64_t pids_default;       /* DockpayPidsLimit DEFAULT, default 1024 */
-    apr_int64_t pids_max;           /* DockpayPidsLimit MAX, default 4096 */
-    apr_array_header_t *publish_allow; /* DockpayPublishAllow (dp_dk_publish_t), default
-                                          0.0.0.0, 127.0.0.1, ::, ::1 ports 1024-65535 */
-    apr_array_header_t *log_drivers;   /* DockpayLogDriverAllow (const char*) beyond json-file,
-                                          local, none; default none */
-    const char *compose_command;    /* DockpayComposeCommand, default "docker-compose" */
-    const char *compose_root;       /* DockpayComposeRoot, default /var/lib/dockpay/compose */
-    int compose_timeout;            /* DockpayComposeTimeout seconds, default 300 */
-    /* ownership and quotas */
-    dp_quota_t quota;               /* DockpayQuotaContainers/Memory/Cpus/Volumes: defaults for keys
-                                     * without their own (members DP_QUOTA_UNSET until set;
-                                     * built-in defaults in handlers/h_owner.h) */
-    /* builds and registries */
-    apr_array_header_t *registry_allow; /* DockpayRegistryAllow host[:port] (const char*), default docker.io */
-    /* PortOne */
-    const char *portone_url;        /* DockpayPortOneURL, default https://api.iamport.kr */
-    const char *portone_key;        /* DockpayPortOneKey (secret: never logged) */
-    const char *portone_secret;     /* DockpayPortOneSecret (secret: never logged) */
-    const char *portone_ca_file;    /* DockpayPortOneCAFile */
-    const char *portone_channel;    /* DockpayPortOneChannelKey */
-    const char *portone_pg;         /* DockpayPortOnePG */
-    int portone_timeout;            /* DockpayPortOneTimeout seconds, default 10 */
-    int portone_connect_timeout;    /* DockpayPortOneConnectTimeout seconds, default 5 */
-    apr_array_header_t *webhook_allow; /* DockpayWebhookAllow (apr_ipsubnet_t*), default PortOne's */
-    int vbank_due_days;             /* DockpayVbankDueDays, default 3 */
-    int auto_cancel;                /* DockpayAutoCancelMismatch, default on */
-    int health_cache;               /* DockpayHealthCache seconds, default 1 (0: check every call) */
-    int payments_cache;             /* DockpayPaymentsCache seconds, default 1 (0: off) */
-    /* process-wide state, created in post_config/child_init */
-    struct dp_proc_t *proc;
-} dp_conf_t;
-
 /* Process-wide state for one server: clients and the keyring (read-only after start-up,
- * except where a client documents its own locking). */
+ * except where a client documents its own locking). It is not part of the configuration:
+ * post_config makes one per server and dp_proc_of finds it. */
 typedef struct dp_proc_t {
     dp_keyring_t *keys;
     dp_docker_t *docker;
@@ -127,10 +72,9 @@ extern const dp_handler_entry_t dp_engine_handlers[];      /* images, networks, 
 extern const dp_handler_entry_t dp_payment_handlers[];     /* payments, webhooks (h_payments.c) */
 extern const dp_handler_entry_t dp_subscription_handlers[];/* subscriptions (h_subscriptions.c) */
 
-/* Getters with defaults applied. */
-const char *dp_conf_base_path(const dp_conf_t *c);
-apr_off_t dp_conf_max_body(const dp_conf_t *c);
-int dp_conf_int(int v, int dflt);
+/* Returns the process state of server s (made in post_config), or NULL before it exists.
+ * The lookup is read-only once the server runs (safe from any thread). */
+dp_proc_t *dp_proc_of(const server_rec *s);
 
 /* Logs for the request with the module tag and request id; never pass secrets. */
 #define DP_LOG(q, level, rv, fmt, ...) \

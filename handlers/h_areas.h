@@ -4,11 +4,11 @@
 
 #include "dp_glue.h"
 
-/* Payments: creates the PortOne client of server s in pconf (post_config); OK or an HTTP error. */
-int dp_payments_post_config(server_rec *s, dp_conf_t *c, apr_pool_t *pconf);
+/* Payments: creates the PortOne client of server s (its process state proc) in pconf (post_config); OK or an HTTP error. */
+int dp_payments_post_config(server_rec *s, const dp_conf_t *c, dp_proc_t *proc, apr_pool_t *pconf);
 
 /* Payments: forgets state inherited over fork (child_init). */
-void dp_payments_child_init(server_rec *s, dp_conf_t *c, apr_pool_t *p);
+void dp_payments_child_init(server_rec *s, const dp_conf_t *c, dp_proc_t *proc, apr_pool_t *p);
 
 /* Payments: "configured" when a PortOne key and secret are set, else "not configured". */
 const char *dp_payments_health(dp_req_t *q);

@@ -74,7 +74,7 @@ static apr_status_t find_container(const char **pid, json_object **pinfo, dp_pro
                                    dp_req_t *q, int want_info)
 {
     const char *id = apr_table_get(q->params, "id");
-    int managed_only = dp_conf_int(q->conf->managed_only, 0);
+    int managed_only = q->conf->managed_only;
     apr_status_t rv;
 
     if (pinfo) {
@@ -224,7 +224,7 @@ static int containers_list(dp_req_t *q)
     query_filters(q, filters, "status", "status");
     query_filters(q, filters, "label", "label");
     query_filters(q, filters, "name", "name");
-    if (dp_conf_int(q->conf->managed_only, 0)) {
+    if (q->conf->managed_only) {
         json_object *l = dp_json_get(filters, "label");
         if (l == NULL) {
             l = json_object_new_array();
@@ -395,7 +395,7 @@ static apr_status_t pull_missing(dp_problem_t **pprob, dp_req_t *q, const char *
                                "image: the registry '%s' is not allowed (DockpayRegistryAllow)", ref.registry);
     }
     return dp_dk_pull(&g, pprob, Q_DOCKER(q), q->pool, dp_dk_ref_with_tag(q->pool, image), NULL, NULL, NULL,
-                      (long)dp_conf_int(q->conf->docker_timeout, 60) * 1000 * 10);
+                      (long)q->conf->docker_timeout * 1000 * 10);
 }
 
 /* POST /containers: simple or raw body → the allow-listed body built from it → labels → (pull)

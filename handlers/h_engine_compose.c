@@ -490,9 +490,9 @@ static apr_status_t up_refs_check(dp_problem_t **pprob, dp_req_t *q, const dp_dk
 int dp_compose_up(dp_req_t *q)
 {
     static const char *const fields[] = { "project", "compose", NULL };
-    const char *root = q->conf->compose_root ? q->conf->compose_root : "/var/lib/dockpay/compose";
-    const char *command = q->conf->compose_command ? q->conf->compose_command : "docker-compose";
-    int timeout = dp_conf_int(q->conf->compose_timeout, 300);
+    const char *root = q->conf->compose_root;
+    const char *command = q->conf->compose_command;
+    int timeout = q->conf->compose_timeout;
     const char *name = NULL, *yaml, *dir, *file, *env[6], *doc;
     const char *const *argv;
     json_object *body, *v, *out = NULL, *outstr;

@@ -40,7 +40,7 @@ apr_status_t dp_owner_container(const char **pid, json_object **pinfo, dp_proble
         return rv;
     }
     labels = dp_json_get(dp_json_get(info, "Config"), "Labels");
-    if (dp_conf_int(q->conf->managed_only, 0)) {
+    if (q->conf->managed_only) {
         const char *m = dp_json_get_str(labels, DP_DK_LABEL_MANAGED);
         if (m == NULL || strcmp(m, "true")) {
             return dp_problem_fail(pprob, q->pool, 404, "container_not_found", "no such container: %s", id);
@@ -96,10 +96,12 @@ apr_status_t dp_owner_volume(json_object **pvol, dp_problem_t **pprob, dp_req_t 
 /* Fills *out with the key's limits. */
 void dp_owner_limits(dp_dk_quota_t *out, dp_req_t *q)
 {
-    dp_quota_t dflt = q->conf->quota, none;
+    dp_quota_t dflt, none;
 
-    if (dflt.containers == DP_QUOTA_UNSET) dflt.containers = DP_QUOTA_DEFAULT_CONTAINERS;
-    if (dflt.volumes == DP_QUOTA_UNSET) dflt.volumes = DP_QUOTA_DEFAULT_VOLUMES;
+    dflt.containers = q->conf->quota_containers;
+    dflt.memory = q->conf->quota_memory;
+    dflt.nanocpus = q->conf->quota_cpus;
+    dflt.volumes = q->conf->quota_volumes;
     if (q->key == NULL) {
         dp_quota_unset(&none);
         dp_dk_quota_resolve(out, &none, &dflt, 0);
@@ -276,7 +278,7 @@ apr_status_t dp_owner_stamp(dp_problem_t **pprob, dp_req_t *q, json_object *body
 /* Fills pol from the server configuration (the create policy every container config meets). */
 void dp_owner_policy(dp_dk_policy_t *pol, dp_req_t *q)
 {
-    int a = dp_conf_int(q->conf->policy_allow, 0);
+    int a = q->conf->policy_allow;
 
     memset(pol, 0, sizeof(*pol));
     pol->allow = ((a & DP_ALLOW_PRIVILEGED) ? DP_DK_ALLOW_PRIVILEGED : 0)
@@ -287,13 +289,12 @@ void dp_owner_policy(dp_dk_policy_t *pol, dp_req_t *q)
     pol->caps = q->conf->cap_allow;
     pol->binds = q->conf->bind_allow;
     pol->socket = dp_docker_socket(q->proc->docker);
-    /* unset (DP_UNSET) or 0: the library's defaults */
-    pol->mem_default = q->conf->mem_default > 0 ? q->conf->mem_default : 0;
-    pol->mem_max = q->conf->mem_max > 0 ? q->conf->mem_max : 0;
-    pol->cpu_default = q->conf->cpu_default > 0 ? q->conf->cpu_default : 0;
-    pol->cpu_max = q->conf->cpu_max > 0 ? q->conf->cpu_max : 0;
-    pol->pids_default = q->conf->pids_default > 0 ? q->conf->pids_default : 0;
-    pol->pids_max = q->conf->pids_max > 0 ? q->conf->pids_max : 0;
+    pol->mem_default = q->conf->mem_limit.dflt;
+    pol->mem_max = q->conf->mem_limit.max;
+    pol->cpu_default = q->conf->cpu_limit.dflt;
+    pol->cpu_max = q->conf->cpu_limit.max;
+    pol->pids_default = q->conf->pids_limit.dflt;
+    pol->pids_max = q->conf->pids_limit.max;
     pol->publish = q->conf->publish_allow;
     pol->log_drivers = q->conf->log_drivers;
 }

@@ -8,11 +8,6 @@
 #include "dp_dk_quota.h"
 #include "dp_dk_policy.h"
 
-/* Built-in quota defaults for non-admin keys (DockpayQuota* unset); memory and CPUs per
- * container are bounded by the create policy, so their sums default to unlimited. */
-#define DP_QUOTA_DEFAULT_CONTAINERS 32
-#define DP_QUOTA_DEFAULT_VOLUMES    32
-
 /* Returns the key name whose objects the request is limited to, or NULL for an admin key
  * (which sees everything); "" (owning nothing) when there is no key. */
 const char *dp_owner(dp_req_t *q);
@@ -33,7 +28,7 @@ apr_status_t dp_owner_network(json_object **pnet, dp_problem_t **pprob, dp_req_t
 apr_status_t dp_owner_volume(json_object **pvol, dp_problem_t **pprob, dp_req_t *q, const char *name);
 
 /* Fills *out with the limits of the request's key (its line, else DockpayQuota*, else the
- * built-ins; admin keys only their line). */
+ * table defaults in handlers/dp_conf.def; admin keys only their line). */
 void dp_owner_limits(dp_dk_quota_t *out, dp_req_t *q);
 
 /* Quota check before a create that adds *add: takes the key's lock, counts what the key uses

@@ -12,28 +12,13 @@
 
 #define MAX_AMOUNT APR_INT64_C(10000000000000)   /* 10^13 KRW */
 
-/* PortOne's published webhook source addresses (portone-v1.md section 5). */
-static const char *const portone_webhook_ips[] = { "52.78.100.19", "52.78.48.223", "52.78.5.241", NULL };
-
 /* Creates the PortOne client of server s. */
-int dp_payments_post_config(server_rec *s, dp_conf_t *c, apr_pool_t *pconf)
+int dp_payments_post_config(server_rec *s, const dp_conf_t *c, dp_proc_t *proc, apr_pool_t *pconf)
 {
     dp_portone_opts_t o;
     dp_portone_t *po = NULL;
     apr_status_t rv;
-    int i;
 
-    if (c->webhook_allow == NULL) {
-        c->webhook_allow = apr_array_make(pconf, 3, sizeof(apr_ipsubnet_t *));
-        for (i = 0; portone_webhook_ips[i]; ++i) {
-            apr_ipsubnet_t *sn;
-            if ((rv = apr_ipsubnet_create(&sn, portone_webhook_ips[i], NULL, pconf)) != APR_SUCCESS) {
-                ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, "dockpay: cannot build the webhook allow-list");
-                return HTTP_INTERNAL_SERVER_ERROR;
-            }
-            APR_ARRAY_PUSH(c->webhook_allow, apr_ipsubnet_t *) = sn;
-        }
-    }
     if (c->portone_key == NULL || c->portone_secret == NULL) {
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
                      "dockpay: PortOne is not configured (DockpayPortOneKey/DockpayPortOneSecret); "
@@ -41,12 +26,12 @@ int dp_payments_post_config(server_rec *s, dp_conf_t *c, apr_pool_t *pconf)
         return OK;
     }
     memset(&o, 0, sizeof(o));
-    o.base_url = c->portone_url ? c->portone_url : "https://api.iamport.kr";
+    o.base_url = c->portone_url;
     o.imp_key = c->portone_key;
     o.imp_secret = c->portone_secret;
     o.ca_file = c->portone_ca_file;
-    o.timeout_ms = (long)dp_conf_int(c->portone_timeout, 10) * 1000;
-    o.connect_timeout_ms = (long)dp_conf_int(c->portone_connect_timeout, 5) * 1000;
+    o.timeout_ms = (long)c->portone_timeout * 1000;
+    o.connect_timeout_ms = (long)c->portone_connect_timeout * 1000;
     if (o.connect_timeout_ms > o.timeout_ms) {
         o.connect_timeout_ms = o.timeout_ms;
     }
@@ -54,16 +39,16 @@ int dp_payments_post_config(server_rec *s, dp_conf_t *c, apr_pool_t *pconf)
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, "dockpay: cannot create the PortOne client");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    c->proc->portone = po;
+    proc->portone = po;
     return OK;
 }
 
 /* Forgets state inherited over fork. */
-void dp_payments_child_init(server_rec *s, dp_conf_t *c, apr_pool_t *p)
+void dp_payments_child_init(server_rec *s, const dp_conf_t *c, dp_proc_t *proc, apr_pool_t *p)
 {
-    (void)s; (void)p;
-    if (c->proc && c->proc->portone) {
-        dp_portone_child_init(c->proc->portone);
+    (void)s; (void)c; (void)p;
+    if (proc && proc->portone) {
+        dp_portone_child_init(proc->portone);
     }
 }
 
@@ -88,8 +73,8 @@ static void env_init(dp_pay_env_t *e, dp_req_t *q, int with_db)
     e->db = with_db ? dp_db_acquire(&ignored, q) : NULL;
     e->channel_key = q->conf->portone_channel;
     e->pg = q->conf->portone_pg;
-    e->vbank_due_days = dp_conf_int(q->conf->vbank_due_days, 3);
-    e->auto_cancel = dp_conf_int(q->conf->auto_cancel, 1);
+    e->vbank_due_days = q->conf->vbank_due_days;
+    e->auto_cancel = q->conf->auto_cancel;
 }
 
 /* Reads an optional/required merchant_uid field and checks its form. */

@@ -61,7 +61,7 @@ dp_stream_fmt_t dp_stream_format(dp_req_t *q, dp_stream_fmt_t dflt)
 apr_status_t dp_stream_open(dp_stream_t **ps, dp_problem_t **pprob, dp_req_t *q, dp_stream_fmt_t fmt)
 {
     dp_stream_t *s = apr_pcalloc(q->pool, sizeof(*s));
-    apr_uint32_t max = (apr_uint32_t)dp_conf_int(q->conf->max_streams, 32);
+    apr_uint32_t max = (apr_uint32_t)q->conf->max_streams;
 
     *ps = NULL;
     if (apr_atomic_inc32(&q->proc->streams) >= max) {
@@ -76,7 +76,7 @@ apr_status_t dp_stream_open(dp_stream_t **ps, dp_problem_t **pprob, dp_req_t *q,
     s->q = q;
     s->fmt = fmt;
     s->holds_slot = 1;
-    s->heartbeat = apr_time_from_sec(dp_conf_int(q->conf->heartbeat, 15));
+    s->heartbeat = apr_time_from_sec(q->conf->heartbeat);
     s->bb = apr_brigade_create(q->pool, q->r->connection->bucket_alloc);
     s->last_write = apr_time_now();
     apr_pool_cleanup_register(q->pool, s, release_slot, apr_pool_cleanup_null);

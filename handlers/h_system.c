@@ -8,10 +8,6 @@
 #include "dp_memo.h"
 #include "h_areas.h"
 
-#ifndef DP_OPENAPI_DEFAULT
-#define DP_OPENAPI_DEFAULT "/usr/local/share/mod_dockpay/openapi.json"
-#endif
-
 /* GET /health: the state of each dependency (checked at most once per DockpayHealthCache
  * seconds in each process); 503 when a configured one is down. */
 static int health(dp_req_t *q)
@@ -47,7 +43,7 @@ static int health(dp_req_t *q)
 /* GET /openapi.json: the OpenAPI document of this API, as installed. */
 static int openapi(dp_req_t *q)
 {
-    const char *path = q->conf->openapi_file ? q->conf->openapi_file : DP_OPENAPI_DEFAULT;
+    const char *path = q->conf->openapi_file;
     apr_file_t *f;
     apr_finfo_t fi;
     char *buf;

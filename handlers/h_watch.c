@@ -15,21 +15,21 @@
 static apr_hash_t *watchers;
 
 /* Starts the watcher of server s in the child. */
-void dp_watch_child_init(server_rec *s, dp_conf_t *c, apr_pool_t *pchild)
+void dp_watch_child_init(server_rec *s, const dp_conf_t *c, dp_proc_t *proc, apr_pool_t *pchild)
 {
     dp_dk_watch_t *w;
     const char *sock;
     apr_status_t rv;
 
-    if (c->proc == NULL || !dp_conf_int(c->container_cache, 1)) {
+    if (proc == NULL || !c->container_cache) {
         return;
     }
     if (watchers == NULL) {
         watchers = apr_hash_make(pchild);
     }
-    sock = dp_docker_socket(c->proc->docker);
+    sock = dp_docker_socket(proc->docker);
     if ((w = apr_hash_get(watchers, sock, APR_HASH_KEY_STRING)) == NULL) {
-        if ((rv = dp_dk_watch_create(&w, pchild, c->proc->docker)) != APR_SUCCESS
+        if ((rv = dp_dk_watch_create(&w, pchild, proc->docker)) != APR_SUCCESS
             || (rv = dp_dk_watch_start(w)) != APR_SUCCESS) {
             ap_log_error(APLOG_MARK, APLOG_WARNING, rv, s, "dockpay: the container list watcher did not "
                          "start; lists ask Docker");
@@ -37,7 +37,7 @@ void dp_watch_child_init(server_rec *s, dp_conf_t *c, apr_pool_t *pchild)
         }
         apr_hash_set(watchers, sock, APR_HASH_KEY_STRING, w);
     }
-    c->proc->watch = w;
+    proc->watch = w;
 }
 
 /* Sends {"items": <len bytes of a JSON array>} as dp_send_json(q, 200, ...) would. */

@@ -9,7 +9,7 @@
 #include "dp_glue.h"
 
 /* Starts the watcher of server s in the child (child_init); stopped by a cleanup of pchild. */
-void dp_watch_child_init(server_rec *s, dp_conf_t *c, apr_pool_t *pchild);
+void dp_watch_child_init(server_rec *s, const dp_conf_t *c, dp_proc_t *proc, apr_pool_t *pchild);
 
 /* Answers GET /containers with the pass-through's all and filters (the object it would send to
  * Docker) and returns OK: from the snapshot when it may answer now, else by relaying the engine's
