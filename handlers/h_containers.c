@@ -216,7 +216,7 @@ static int containers_list(dp_req_t *q)
 {
     json_object *filters = dp_json_object(q->pool), *list = NULL;
     dp_problem_t *prob = NULL;
-    int all;
+    int all, ret = OK;
 
     if (dp_query_bool(&all, &prob, q, "all", 1) != APR_SUCCESS) {
         return dp_send_problem(q, prob);
@@ -236,8 +236,8 @@ static int containers_list(dp_req_t *q)
         /* a non-admin key lists its own: the cache filters in memory, the relay asks Docker */
         dp_dk_owner_filters_add(filters, q->pool, dp_owner(q));
     }
-    if (dp_watch_list(q, all, filters) == OK) {
-        return OK;   /* answered from the event-fed snapshot, or Docker's answer relayed */
+    if (dp_watch_list(&ret, q, all, filters) == DP_WATCH_SENT) {
+        return ret;  /* answered from the event-fed snapshot, or Docker's answer relayed */
     }
     if (dp_docker_call(&list, NULL, &prob, Q_DOCKER(q), q->pool, "GET",
                        apr_pstrcat(q->pool, "/containers/json?all=", flag(all), filters_arg(q, filters, "&"), NULL),

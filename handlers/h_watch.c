@@ -76,8 +76,9 @@ static int send_items_raw(dp_req_t *q, const char *prefix, const char *body, apr
 }
 
 /* Relays the engine's list answer without decoding and re-encoding it (the pass-through's
- * answer, the same JSON); DECLINED when it is not a JSON array (the caller then reports). */
-static int relay(dp_req_t *q, int all, json_object *filters)
+ * answer, the same JSON); DP_WATCH_NOT_A_LIST when it is not a JSON array (the caller then
+ * reports). */
+static dp_watch_rc_t relay(int *pret, dp_req_t *q, int all, json_object *filters)
 {
     dp_http_req_t req;
     dp_http_resp_t *resp = NULL;
@@ -92,36 +93,40 @@ static int relay(dp_req_t *q, int all, json_object *filters)
                               NULL);
     }
     if (dp_docker_send(&resp, &prob, q->proc->docker, q->pool, &req) != APR_SUCCESS) {
-        return dp_send_problem(q, prob);
+        *pret = dp_send_problem(q, prob);
+        return DP_WATCH_SENT;
     }
     if (resp->status >= 400) {
-        return dp_send_problem(q, dp_docker_problem(q->pool, resp->status, resp->body, resp->len));
+        *pret = dp_send_problem(q, dp_docker_problem(q->pool, resp->status, resp->body, resp->len));
+        return DP_WATCH_SENT;
     }
     b = resp->body;
     e = resp->body + resp->len;
     while (b < e && (*b == ' ' || *b == '\n' || *b == '\r' || *b == '\t')) ++b;
     while (e > b && (e[-1] == ' ' || e[-1] == '\n' || e[-1] == '\r' || e[-1] == '\t')) --e;
     if (resp->status != 200 || e - b < 2 || *b != '[' || e[-1] != ']') {
-        return DECLINED;
+        return DP_WATCH_NOT_A_LIST;
     }
-    return send_items_raw(q, "{\"items\":", b, (apr_size_t)(e - b), "}", NULL);
+    *pret = send_items_raw(q, "{\"items\":", b, (apr_size_t)(e - b), "}", NULL);
+    return DP_WATCH_SENT;
 }
 
 /* Answers GET /containers from the snapshot, or relays the engine's answer. */
-int dp_watch_list(dp_req_t *q, int all, json_object *filters)
+dp_watch_rc_t dp_watch_list(int *pret, dp_req_t *q, int all, json_object *filters)
 {
     dp_dk_snap_t *snap;
     const char *body;
     apr_size_t len;
 
     if (q->proc->watch == NULL || (snap = dp_dk_watch_acquire(q->proc->watch)) == NULL) {
-        return relay(q, all, filters);
+        return relay(pret, q, all, filters);
     }
     if (dp_dk_snap_render(&body, &len, snap, q->pool, all, filters) != APR_SUCCESS) {
         dp_dk_snap_release(snap);
-        return relay(q, all, filters);
+        return relay(pret, q, all, filters);
     }
-    return send_items_raw(q, "", body, len, "", snap);
+    *pret = send_items_raw(q, "", body, len, "", snap);
+    return DP_WATCH_SENT;
 }
 
 /* Marks the start of a request that may change containers. */
