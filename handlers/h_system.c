@@ -8,6 +8,12 @@
 #include "dp_memo.h"
 #include "h_areas.h"
 
+/* What one dependency check found; memoised as its bytes. */
+typedef struct health_state_t {
+    unsigned char docker_ok;
+    unsigned char db_ok;
+} health_state_t;
+
 /* GET /health: the state of each dependency (checked at most once per DockpayHealthCache
  * seconds in each process); 503 when a configured one is down. */
 static int health(dp_req_t *q)
@@ -18,18 +24,21 @@ static int health(dp_req_t *q)
     const char *memo;
     apr_size_t len;
     apr_time_t now = apr_time_now();
+    health_state_t h;
     int docker_ok, db_ok;
 
-    if (dp_memo_get(&memo, &len, q->proc->health, q->pool, "health", 0, now) == APR_SUCCESS && len == 2) {
-        docker_ok = memo[0] == '1';
-        db_ok = memo[1] == '1';
+    if (dp_memo_get(&memo, &len, q->proc->health, q->pool, "health", 0, now) == APR_SUCCESS
+        && len == sizeof(h)) {
+        memcpy(&h, memo, sizeof(h));
     }
     else {
-        docker_ok = dp_docker_ping(&prob, q->proc->docker, q->pool, 1000) == APR_SUCCESS;
+        h.docker_ok = dp_docker_ping(&prob, q->proc->docker, q->pool, 1000) == APR_SUCCESS;
         db = dp_db_acquire(&prob, q);
-        db_ok = db && dp_store_ping(&prob, db) == APR_SUCCESS;
-        dp_memo_put(q->proc->health, "health", 0, now, docker_ok ? (db_ok ? "11" : "10") : (db_ok ? "01" : "00"), 2);
+        h.db_ok = db && dp_store_ping(&prob, db) == APR_SUCCESS;
+        dp_memo_put(q->proc->health, "health", 0, now, (const char *)&h, sizeof(h));
     }
+    docker_ok = h.docker_ok;
+    db_ok = h.db_ok;
     dp_json_set_str(o, "status", (docker_ok && db_ok) ? "ok" : "degraded");
     dp_json_set_str(o, "docker", docker_ok ? "ok" : "down");
     dp_json_set_str(o, "database", db_ok ? "ok" : "down");
