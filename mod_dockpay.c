@@ -26,6 +26,7 @@
 #include "dp_log.h"
 #include "dp_http.h"
 #include "dp_memo.h"
+#include "dp_store_pay.h"
 #include "h_areas.h"
 #include "h_watch.h"
 
@@ -94,7 +95,7 @@ static void add_handlers(apr_pool_t *p, const dp_handler_entry_t *t)
 }
 
 /* The payments-table change count shared by every child (anonymous shared memory made before
- * the children fork); see dp_db_t.pay_changes. NULL, logged, when it cannot be made. */
+ * the children fork); see dp_store_pay_set_counter. NULL, logged, when it cannot be made. */
 static volatile apr_uint32_t *shared_counter(server_rec *s, apr_pool_t *pconf)
 {
     apr_shm_t *shm = NULL;
@@ -135,6 +136,7 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, s
     if ((pay_changes = shared_counter(s, pconf)) == NULL) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
+    dp_store_pay_set_counter(pay_changes);
 
     proc_map = apr_hash_make(pconf);
     for (sv = s; sv; sv = sv->next) {
@@ -158,7 +160,6 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, s
             ap_log_error(APLOG_MARK, APLOG_CRIT, rv, sv, "dockpay: DockpayDockerEndpoint: %s", err);
             return HTTP_INTERNAL_SERVER_ERROR;
         }
-        proc->pay_changes = pay_changes;
         apr_hash_set(proc_map, key, sizeof(*key), proc);
         if (dp_payments_post_config(sv, c, proc, pconf) != OK) {
             return HTTP_INTERNAL_SERVER_ERROR;

@@ -280,7 +280,6 @@ static dp_db_t *wrap_db(dp_req_t *q, ap_dbd_t *h)
     db->prepared = h->prepared;
     db->pool = q->pool;
     db->opaque = h;
-    db->pay_changes = q->proc->pay_changes;
     return db;
 }
 

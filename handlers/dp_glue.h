@@ -38,7 +38,6 @@ typedef struct dp_proc_t {
     void *portone;                  /* dp_portone_t* (payments) */
     volatile apr_uint32_t streams;  /* follow streams open now */
     struct dp_dk_watch_t *watch;    /* the container list watcher (child_init; h_watch.c), or NULL */
-    volatile apr_uint32_t *pay_changes; /* payments-table change count, shared by the children */
     struct dp_memo_t *health;       /* the last dependency check (child_init) */
     struct dp_memo_t *pages;        /* memoised GET /payments pages (child_init) */
 } dp_proc_t;

@@ -8,6 +8,7 @@
 #include "dp_glue.h"
 #include "h_areas.h"
 #include "dp_pay.h"
+#include "dp_store_pay.h"
 #include "dp_memo.h"
 
 #define MAX_AMOUNT APR_INT64_C(10000000000000)   /* 10^13 KRW */
@@ -144,7 +145,7 @@ static int h_list(dp_req_t *q)
     }
     /* a page computed in this process less than DockpayPaymentsCache ago is answered again
      * unless a payment changed since (the change count is read before the query) */
-    gen = apr_atomic_read32(q->proc->pay_changes);
+    gen = dp_store_pay_changes();
     now = apr_time_now();
     key = apr_psprintf(q->pool, "%s|%" APR_INT64_T_FMT "|%" APR_INT64_T_FMT "|%" APR_INT64_T_FMT
                        "|%" APR_INT64_T_FMT, status ? status : "", from, to, page, limit);

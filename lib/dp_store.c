@@ -55,17 +55,6 @@ apr_status_t dp_store_fail(dp_problem_t **pprob, dp_db_t *db, int dbrv, const ch
     return dp_problem_fail(pprob, db->pool, 500, "database_error", "the database refused %s", what);
 }
 
-/* Statements whose label starts so change the payments table (see dp_db_t.pay_changes). */
-#define PAY_LABEL_PREFIX "dockpay_pay_"
-
-/* Counts a change to the payments table for the memo of payment pages (see dp_db_t). */
-static void count_pay_change(dp_db_t *db)
-{
-    if (db->pay_changes) {
-        apr_atomic_inc32(db->pay_changes);
-    }
-}
-
 /* Runs a write statement by label with binary arguments. */
 apr_status_t dp_store_exec(int *pnrows, dp_problem_t **pprob, dp_db_t *db, const char *label,
                            const void **args)
@@ -83,10 +72,6 @@ apr_status_t dp_store_exec(int *pnrows, dp_problem_t **pprob, dp_db_t *db, const
     }
     if (pnrows) {
         *pnrows = nrows;
-    }
-    if (nrows > 0 && strncmp(label, PAY_LABEL_PREFIX, sizeof(PAY_LABEL_PREFIX) - 1) == 0) {
-        count_pay_change(db);
-        db->pay_dirty = 1;
     }
     return APR_SUCCESS;
 }
@@ -163,9 +148,10 @@ apr_status_t dp_store_tx_end(dp_problem_t **pprob, dp_tx_t *tx, int commit)
     }
     dbrv = apr_dbd_transaction_end(tx->db->driver, tx->db->pool, tx->tx);
     tx->open = 0;
-    if (tx->db->pay_dirty) {   /* now that the change is visible to other connections */
-        count_pay_change(tx->db);
-        tx->db->pay_dirty = 0;
+    if (tx->db->on_tx_end) {
+        void (*fn)(dp_db_t *) = tx->db->on_tx_end;
+        tx->db->on_tx_end = NULL;
+        fn(tx->db);
     }
     if (dbrv != 0) {
         return dp_store_fail(pprob, tx->db, dbrv, "ending a transaction");

@@ -21,11 +21,9 @@ typedef struct dp_db_t {
     apr_hash_t *prepared;  /* label -> apr_dbd_prepared_t* */
     apr_pool_t *pool;
     void *opaque;          /* the glue's own handle (mod_dbd's ap_dbd_t) */
-    /* Counts changes to the payments table (statements labelled "dockpay_pay_*"), shared by
-     * the server's processes, so that memoised payment pages of an older count are not used;
-     * NULL: not counted. Bumped after such a write and again when its transaction ends. */
-    volatile apr_uint32_t *pay_changes;
-    int pay_dirty;         /* a payments write happened since the last count */
+    /* Called once when the connection's next transaction ends (then cleared): a store that
+     * wrote sets it to act once its change is visible to other connections. */
+    void (*on_tx_end)(struct dp_db_t *db);
 } dp_db_t;
 
 /* Statement tables, each terminated by a { NULL, NULL } row. */

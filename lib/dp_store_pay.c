@@ -2,6 +2,7 @@
  * One labelled statement per row of the table below, one typed function per statement. */
 #include <stdlib.h>
 #include <apr_strings.h>
+#include <apr_atomic.h>
 
 #include "dp_store.h"
 #include "dp_store_pay.h"
@@ -155,13 +156,56 @@ apr_status_t dp_store_pay_get_by_imp(dp_pay_rec_t **prec, dp_problem_t **pprob, 
     return select_one_rec(prec, pprob, db, "dockpay_pay_get_imp", imp_uid);
 }
 
+/* The payments-table change count (see dp_store_pay_set_counter); NULL: not counted. */
+static volatile apr_uint32_t *pay_changes;
+
+/* Sets the counter (shared memory, before the children fork). */
+void dp_store_pay_set_counter(volatile apr_uint32_t *counter)
+{
+    pay_changes = counter;
+}
+
+/* Returns the payments-table change count (0 when none is set). */
+apr_uint32_t dp_store_pay_changes(void)
+{
+    return pay_changes ? apr_atomic_read32(pay_changes) : 0;
+}
+
+/* Counts a change again when its transaction ends (now visible to other connections). */
+static void count_at_tx_end(dp_db_t *db)
+{
+    (void)db;
+    if (pay_changes) {
+        apr_atomic_inc32(pay_changes);
+    }
+}
+
+/* Runs a write to the payments table: every such write goes through here, so that memoised
+ * payment pages of an older count are not used. Counted after the write and again when the
+ * connection's transaction ends. */
+static apr_status_t pay_exec(int *pnrows, dp_problem_t **pprob, dp_db_t *db, const char *label,
+                             const void **args)
+{
+    int nrows = 0;
+    apr_status_t rv = dp_store_exec(&nrows, pprob, db, label, args);
+
+    if (pnrows) {
+        *pnrows = nrows;
+    }
+    if (rv == APR_SUCCESS && nrows > 0 && pay_changes) {
+        apr_atomic_inc32(pay_changes);
+        db->on_tx_end = count_at_tx_end;
+    }
+    return rv;
+}
+
 /* Creates an empty order row unless it exists. */
 apr_status_t dp_store_pay_ensure(dp_problem_t **pprob, dp_db_t *db, const char *merchant_uid)
 {
     const void *args[1];
 
     args[0] = merchant_uid;
-    return dp_store_exec(NULL, pprob, db, "dockpay_pay_ensure", args);
+    return pay_exec(NULL, pprob, db, "dockpay_pay_ensure", args);
 }
 
 /* Sets the expected amount when unset and marks the PortOne registration. */
@@ -174,7 +218,7 @@ apr_status_t dp_store_pay_set_prepared(dp_problem_t **pprob, dp_db_t *db, const 
     args[0] = &amount;
     args[1] = &flag;
     args[2] = merchant_uid;
-    return dp_store_exec(NULL, pprob, db, "dockpay_pay_set_prepared", args);
+    return pay_exec(NULL, pprob, db, "dockpay_pay_set_prepared", args);
 }
 
 /* NULL for 0 (no such time / no value), else a pointer to v. */
@@ -206,7 +250,7 @@ apr_status_t dp_store_pay_save(dp_problem_t **pprob, dp_db_t *db, const dp_pay_r
     args[i++] = OPT_INT(rec->failed_at);
     args[i++] = OPT_INT(rec->cancelled_at);
     args[i++] = rec->merchant_uid;
-    return dp_store_exec(NULL, pprob, db, "dockpay_pay_save", args);
+    return pay_exec(NULL, pprob, db, "dockpay_pay_save", args);
 }
 
 /* Lists orders newest first. */
@@ -261,7 +305,7 @@ apr_status_t dp_store_pay_cancel_add(int *pinserted, dp_problem_t **pprob, dp_db
     args[4] = reason;
     args[5] = pg_tid;
     args[6] = OPT_INT(cancelled_at);
-    rv = dp_store_exec(&n, pprob, db, "dockpay_pay_cancel_add", args);
+    rv = pay_exec(&n, pprob, db, "dockpay_pay_cancel_add", args);
     if (pinserted) *pinserted = (rv == APR_SUCCESS && n > 0);
     return rv;
 }

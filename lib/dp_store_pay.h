@@ -39,6 +39,15 @@ apr_status_t dp_store_pay_get(dp_pay_rec_t **prec, dp_problem_t **pprob, dp_db_t
 apr_status_t dp_store_pay_get_by_imp(dp_pay_rec_t **prec, dp_problem_t **pprob, dp_db_t *db,
                                      const char *imp_uid);
 
+/* Sets the payments-table change count (shared memory made before the children fork, or
+ * NULL): every write to the payments table through this store bumps it, after the write and
+ * again when its transaction ends, so that GET /payments pages memoised at an older count
+ * are not used. Write the payments table only through this store's functions. */
+void dp_store_pay_set_counter(volatile apr_uint32_t *counter);
+
+/* Returns the payments-table change count (0 when no counter is set). */
+apr_uint32_t dp_store_pay_changes(void);
+
 /* Creates an empty order row (status prepared) for merchant_uid unless it exists. */
 apr_status_t dp_store_pay_ensure(dp_problem_t **pprob, dp_db_t *db, const char *merchant_uid);
 
