@@ -15,19 +15,38 @@
 /* ------------------------------------------------------------------------------------------ */
 /* pure rules */
 
-static const char *const status_order[] = { "prepared", "ready", "failed", "paid", "cancelled", NULL };
+/* The strings of dp_pay_status_t, indexed by the enum (its rank). */
+static const char *const status_names[] = { "prepared", "ready", "failed", "paid", "cancelled", NULL };
+
+/* Returns the status named s. */
+dp_pay_status_t dp_pay_status_of(const char *s)
+{
+    int i;
+
+    for (i = 0; s && status_names[i]; ++i) {
+        if (!strcmp(s, status_names[i])) {
+            return (dp_pay_status_t)i;
+        }
+    }
+    return DP_PAY_UNKNOWN;
+}
+
+/* The strings of dp_pay_outcome_t, indexed by the enum. */
+static const char *const outcome_names[] = {
+    "applied", "stale", "unknown_order", "amount_mismatch", "currency_mismatch", "other_payment",
+    "mismatch", "unknown_payment", "pending"
+};
+
+/* Returns the string of outcome o. */
+const char *dp_pay_outcome_str(dp_pay_outcome_t o)
+{
+    return (unsigned)o < sizeof(outcome_names) / sizeof(outcome_names[0]) ? outcome_names[o] : "pending";
+}
 
 /* Rank of a local status in the forward-only order. */
 int dp_pay_status_rank(const char *status)
 {
-    int i;
-
-    for (i = 0; status && status_order[i]; ++i) {
-        if (!strcmp(status, status_order[i])) {
-            return i;
-        }
-    }
-    return -1;
+    return (int)dp_pay_status_of(status);
 }
 
 /* True when a record in status cur may take status next. */
@@ -167,13 +186,11 @@ dp_verify_t dp_pay_decide(apr_int64_t *pexpected, const apr_int64_t *prepared,
 /* True when a mismatching payment is to be cancelled. */
 int dp_pay_should_cancel(dp_verify_t v, const char *status, int auto_cancel)
 {
-    return v == DP_VERIFY_MISMATCH && auto_cancel && status && !strcmp(status, "paid");
+    return v == DP_VERIFY_MISMATCH && auto_cancel && dp_pay_status_of(status) == DP_PAY_PAID;
 }
 
 /* ------------------------------------------------------------------------------------------ */
 /* webhook bodies */
-
-static const char *const webhook_statuses[] = { "ready", "paid", "cancelled", "failed", NULL };
 
 /* Reads one webhook field from a JSON object or a form table. */
 static apr_status_t webhook_field(const char **pval, dp_problem_t **pprob, apr_pool_t *p,
@@ -207,7 +224,7 @@ apr_status_t dp_webhook_parse(dp_webhook_t *ev, dp_problem_t **pprob, apr_pool_t
     json_object *obj = NULL;
     apr_table_t *form = NULL;
     apr_status_t rv;
-    int i, known = 0;
+    dp_pay_status_t st;
 
     memset(ev, 0, sizeof(*ev));
     if (ctype && !strncasecmp(ctype, "application/json", 16)) {
@@ -244,10 +261,8 @@ apr_status_t dp_webhook_parse(dp_webhook_t *ev, dp_problem_t **pprob, apr_pool_t
     if (!dp_pay_valid_merchant_uid(ev->merchant_uid)) {
         return dp_problem_fail(pprob, p, 422, "invalid_value", "the field 'merchant_uid' is not a valid order id");
     }
-    for (i = 0; webhook_statuses[i]; ++i) {
-        known |= !strcmp(ev->status, webhook_statuses[i]);
-    }
-    if (!known) {
+    st = dp_pay_status_of(ev->status);
+    if (st != DP_PAY_READY && st != DP_PAY_PAID && st != DP_PAY_CANCELLED && st != DP_PAY_FAILED) {
         return dp_problem_fail(pprob, p, 422, "invalid_value",
                                "the field 'status' must be ready, paid, cancelled or failed");
     }
@@ -360,41 +375,41 @@ int dp_pay_currency_ok(const char *currency)
 
 /* Decides what the order row cur takes from the payment rec: returns the outcome and sets
  * *psave when the row is to be written. */
-static const char *merge_outcome(int *psave, const dp_pay_rec_t *cur, const dp_pay_rec_t *rec)
+static dp_pay_outcome_t merge_outcome(int *psave, const dp_pay_rec_t *cur, const dp_pay_rec_t *rec)
 {
     *psave = 0;
     if (!dp_pay_currency_ok(rec->currency)) {
-        return "currency_mismatch";
+        return DP_OUTCOME_CURRENCY_MISMATCH;
     }
     if (cur->has_prepared && cur->prepared_amount != rec->amount) {
-        return "amount_mismatch";
+        return DP_OUTCOME_AMOUNT_MISMATCH;
     }
     if (cur->imp_uid && strcmp(cur->imp_uid, rec->imp_uid) != 0) {
         /* another payment of the same order: it replaces an unpaid/failed one only */
-        if (dp_pay_status_rank(cur->status) >= dp_pay_status_rank("paid")) {
-            return "other_payment";
+        if (dp_pay_status_of(cur->status) >= DP_PAY_PAID) {
+            return DP_OUTCOME_OTHER_PAYMENT;
         }
         *psave = 1;
-        return "applied";
+        return DP_OUTCOME_APPLIED;
     }
     if (!dp_pay_status_advances(cur->status, rec->status)) {
-        return "stale";
+        return DP_OUTCOME_STALE;
     }
     *psave = 1;
-    return "applied";
+    return DP_OUTCOME_APPLIED;
 }
 
 /* Records a PortOne payment object (see dp_pay.h). */
-apr_status_t dp_pay_record(const char **poutcome, dp_problem_t **pprob, dp_db_t *db,
+apr_status_t dp_pay_record(dp_pay_outcome_t *poutcome, dp_problem_t **pprob, dp_db_t *db,
                            json_object *payment, const apr_int64_t *expected, int create)
 {
     dp_pay_rec_t rec, *cur = NULL;
     dp_tx_t *tx = NULL;
-    const char *outcome = "applied";
+    dp_pay_outcome_t outcome = DP_OUTCOME_APPLIED;
     apr_status_t rv;
     int save = 0;
 
-    if (poutcome) *poutcome = NULL;
+    if (poutcome) *poutcome = DP_OUTCOME_PENDING;
     memset(&rec, 0, sizeof(rec));
     if ((rv = rec_from_payment(&rec, pprob, db->pool, payment)) != APR_SUCCESS) {
         return rv;
@@ -416,7 +431,7 @@ apr_status_t dp_pay_record(const char **poutcome, dp_problem_t **pprob, dp_db_t 
         cur->prepared_amount = *expected;
     }
     if (cur == NULL || (!create && !cur->has_prepared)) {
-        outcome = "unknown_order";
+        outcome = DP_OUTCOME_UNKNOWN_ORDER;
         goto leave;
     }
     outcome = merge_outcome(&save, cur, &rec);
@@ -435,9 +450,9 @@ leave:
     if (rv == APR_SUCCESS && poutcome) {
         *poutcome = outcome;
     }
-    if (rv == APR_SUCCESS && strcmp(outcome, "applied") && strcmp(outcome, "stale")) {
+    if (rv == APR_SUCCESS && outcome != DP_OUTCOME_APPLIED && outcome != DP_OUTCOME_STALE) {
         dp_log_p(db->pool, DP_LOG_NOTICE, 0, "payment %s of order %s not attached: %s",
-                 rec.imp_uid, rec.merchant_uid, outcome);
+                 rec.imp_uid, rec.merchant_uid, dp_pay_outcome_str(outcome));
     }
     return rv;
 }
@@ -678,15 +693,15 @@ apr_status_t dp_pay_cancel(json_object **ppayment, dp_problem_t **pprob, dp_pay_
         return rv;
     }
     record_quietly(e, pay, NULL);
-    if (!strcmp(status, "cancelled")) {
+    if (dp_pay_status_of(status) == DP_PAY_CANCELLED) {
         return cancel_refused(pprob, e->pool, "already_cancelled", 0, "payment %s is already fully cancelled", imp_uid);
     }
-    if (strcmp(status, "paid") != 0) {
+    if (dp_pay_status_of(status) != DP_PAY_PAID) {
         return cancel_refused(pprob, e->pool, "not_paid", 0,
                               "only paid payments can be cancelled; this one is %s", status);
     }
     if (cur && cur->imp_uid && !strcmp(cur->imp_uid, imp_uid) && cur->has_amount
-        && !strcmp(cur->status, "paid") && cur->amount - cur->cancelled_amount != remainder) {
+        && dp_pay_status_of(cur->status) == DP_PAY_PAID && cur->amount - cur->cancelled_amount != remainder) {
         return cancel_refused(pprob, e->pool, "remainder_changed", remainder,
                               "the cancellable amount of %s changed at PortOne since this server last "
                               "saw it; the record is refreshed, check and retry", imp_uid);
@@ -986,13 +1001,14 @@ static json_object *webhook_answer(apr_pool_t *p, const char *outcome, int dupli
 }
 
 /* Applies a claimed event: re-queries PortOne and records the payment; returns the outcome
- * and its detail (an outcome "pending" leaves the event for a resend). */
-static const char *webhook_apply(const char **pdetail, dp_problem_t **pprob, apr_status_t *prv,
+ * and its detail (DP_OUTCOME_PENDING leaves the event for a resend). */
+static dp_pay_outcome_t webhook_apply(const char **pdetail, dp_problem_t **pprob, apr_status_t *prv,
                                  dp_pay_env_t *e, const dp_webhook_t *ev)
 {
     json_object *pay = NULL, *after = NULL;
     dp_problem_t *prob = NULL;
-    const char *outcome = NULL, *mu;
+    const char *mu;
+    dp_pay_outcome_t outcome = DP_OUTCOME_PENDING;
     apr_int64_t actual = 0;
     dp_pay_rec_t *cur = NULL;
 
@@ -1000,27 +1016,27 @@ static const char *webhook_apply(const char **pdetail, dp_problem_t **pprob, apr
     *prv = APR_SUCCESS;
     if (e->portone == NULL) {
         *pdetail = "PortOne is not configured";
-        return "pending";
+        return DP_OUTCOME_PENDING;
     }
     if (portone_payment(&pay, &prob, e, ev->imp_uid, NULL) != APR_SUCCESS) {
         *pdetail = apr_psprintf(e->pool, "%s: %s", prob->code, prob->detail ? prob->detail : "");
-        return prob->status == 404 ? "unknown_payment" : "pending";
+        return prob->status == 404 ? DP_OUTCOME_UNKNOWN_PAYMENT : DP_OUTCOME_PENDING;
     }
     mu = dp_json_get_str(pay, "merchant_uid");
     if (mu == NULL || strcmp(mu, ev->merchant_uid) != 0) {
         *pdetail = "PortOne's merchant_uid differs from the webhook's";
-        return "mismatch";
+        return DP_OUTCOME_MISMATCH;
     }
     if ((*prv = dp_pay_record(&outcome, pprob, e->db, pay, NULL, 0)) != APR_SUCCESS) {
-        return "pending";
+        return DP_OUTCOME_PENDING;
     }
     /* a scheduled payment's result also updates its schedule (subscriptions, idempotent) */
-    if ((!strcmp(outcome, "applied") || !strcmp(outcome, "stale"))
+    if ((outcome == DP_OUTCOME_APPLIED || outcome == DP_OUTCOME_STALE)
         && (*prv = dp_sub_on_payment(pprob, e->db, mu, dp_json_get_str(pay, "imp_uid"),
                                      dp_json_get_str(pay, "status"))) != APR_SUCCESS) {
-        return "pending";
+        return DP_OUTCOME_PENDING;
     }
-    if ((!strcmp(outcome, "amount_mismatch") || !strcmp(outcome, "currency_mismatch")) && e->auto_cancel) {
+    if ((outcome == DP_OUTCOME_AMOUNT_MISMATCH || outcome == DP_OUTCOME_CURRENCY_MISMATCH) && e->auto_cancel) {
         dp_pay_json_amount(&actual, pay, "amount");
         if (dp_store_pay_get(&cur, pprob, e->db, mu, 0) == APR_SUCCESS && cur && cur->has_prepared
             && dp_pay_should_cancel(DP_VERIFY_MISMATCH, dp_json_get_str(pay, "status"), 1)) {
@@ -1069,7 +1085,7 @@ apr_status_t dp_pay_webhook(json_object **pout, dp_problem_t **pprob, dp_pay_env
         *pout = webhook_answer(e->pool, outcome, 1);
         return APR_SUCCESS;
     }
-    outcome = webhook_apply(&detail, pprob, &rv, e, ev);
+    outcome = dp_pay_outcome_str(webhook_apply(&detail, pprob, &rv, e, ev));
     if (dp_store_webhook_finish(NULL, e->db, key, outcome, detail) != APR_SUCCESS || rv != APR_SUCCESS) {
         /* recorded, but the database failed on the way: have PortOne send it again */
         dp_problem_fail(pprob, e->pool, 503, "webhook_not_applied",

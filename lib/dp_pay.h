@@ -14,8 +14,41 @@
 /* ------------------------------------------------------------------------------------------ */
 /* pure rules (unit-tested) */
 
+/* A payment's status, in the forward-only order (the value is the rank); the strings
+ * ("prepared", "ready", "failed", "paid", "cancelled") are the database's and PortOne's, in one
+ * table in dp_pay.c. */
+typedef enum dp_pay_status_t {
+    DP_PAY_UNKNOWN = -1,         /* NULL or any other string */
+    DP_PAY_PREPARED = 0,
+    DP_PAY_READY,
+    DP_PAY_FAILED,
+    DP_PAY_PAID,
+    DP_PAY_CANCELLED
+} dp_pay_status_t;
+
+/* Returns the status named s (DP_PAY_UNKNOWN for NULL or another string). */
+dp_pay_status_t dp_pay_status_of(const char *s);
+
+/* What recording a payment or applying a webhook did. The strings (dp_pay_outcome_str, one
+ * table in dp_pay.c) are stored in webhook_events.outcome and answered as the webhook's
+ * "outcome"; docs: README "Webhooks", openapi.json. */
+typedef enum dp_pay_outcome_t {
+    DP_OUTCOME_APPLIED,           /* "applied": the order took the payment's state */
+    DP_OUTCOME_STALE,             /* "stale": the order already shows a later state; unchanged */
+    DP_OUTCOME_UNKNOWN_ORDER,     /* "unknown_order": no order with an expected amount */
+    DP_OUTCOME_AMOUNT_MISMATCH,   /* "amount_mismatch": not attached (auto-cancel may cancel) */
+    DP_OUTCOME_CURRENCY_MISMATCH, /* "currency_mismatch": not KRW, handled like an amount mismatch */
+    DP_OUTCOME_OTHER_PAYMENT,     /* "other_payment": the order is paid by another payment */
+    DP_OUTCOME_MISMATCH,          /* "mismatch": PortOne's merchant_uid differs from the event's */
+    DP_OUTCOME_UNKNOWN_PAYMENT,   /* "unknown_payment": PortOne does not know the imp_uid */
+    DP_OUTCOME_PENDING            /* "pending": not applied yet (PortOne or the database failed) */
+} dp_pay_outcome_t;
+
+/* Returns the stored/answered string of outcome o. */
+const char *dp_pay_outcome_str(dp_pay_outcome_t o);
+
 /* Rank of a local status in the forward-only order prepared < ready < failed < paid <
- * cancelled; -1 for anything else. */
+ * cancelled; -1 for anything else (the value of dp_pay_status_of). */
 int dp_pay_status_rank(const char *status);
 
 /* True when a record in status cur may take status next (same or later in the order). */
@@ -102,10 +135,12 @@ typedef struct dp_pay_env_t {
 /* Records what a PortOne payment object says about its order, in one transaction: creates the
  * order row if needed (setting the expected amount from *expected when given and unset),
  * moves the status only forward, records every cancel_history entry by cancellation_id.
- * A payment whose amount differs from the order's expected amount is not attached (never
- * marks the order paid): *poutcome is then "amount_mismatch", else "applied" ("unknown_order"
- * when create is false and no order with an expected amount exists). poutcome may be NULL. */
-apr_status_t dp_pay_record(const char **poutcome, dp_problem_t **pprob, dp_db_t *db,
+ * A payment whose amount (currency) differs from the order's expected amount (KRW) is not
+ * attached (never marks the order paid): *poutcome is then DP_OUTCOME_AMOUNT_MISMATCH
+ * (CURRENCY_MISMATCH); OTHER_PAYMENT when another payment already paid the order; STALE when
+ * the order already shows a later state; UNKNOWN_ORDER when create is false and no order with
+ * an expected amount exists; else APPLIED. poutcome may be NULL. */
+apr_status_t dp_pay_record(dp_pay_outcome_t *poutcome, dp_problem_t **pprob, dp_db_t *db,
                            json_object *payment, const apr_int64_t *expected, int create);
 
 /* Asks PortOne for a payment by imp_uid or (when imp_uid is NULL) by merchant_uid, records it

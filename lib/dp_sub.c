@@ -889,10 +889,10 @@ apr_status_t dp_sub_on_payment(dp_problem_t **pprob, dp_db_t *db, const char *me
     if (status == NULL || merchant_uid == NULL) {
         return APR_SUCCESS;
     }
-    if (!strcmp(status, "paid")) {
+    if (dp_pay_status_of(status) == DP_PAY_PAID) {
         paid = 1;
     }
-    else if (!strcmp(status, "failed")) {
+    else if (dp_pay_status_of(status) == DP_PAY_FAILED) {
         paid = 0;
     }
     else {

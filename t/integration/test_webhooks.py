@@ -48,6 +48,17 @@ def test_webhook_for_unknown_order_is_not_paid(api, stack):
     assert events(stack, a["imp_uid"]) == [("paid", "unknown_order", "1")]
 
 
+def test_webhook_older_than_the_order_is_stale(api, stack):
+    """PortOne's state is behind the order's (forward-only statuses): outcome stale, no change."""
+    mu, imp = prepared_and_paid(api, stack, 3100)
+    assert webhook(stack, imp, mu, "paid")[1]["outcome"] == "applied"
+    stack.sql("UPDATE payments SET status = 'cancelled' WHERE merchant_uid = %s", mu)
+    status, body = webhook(stack, imp, mu, "ready")   # another event; PortOne still says paid
+    assert status == 200 and body == {"received": True, "outcome": "stale", "duplicate": False}
+    assert row(stack, mu)[0] == "cancelled"
+    assert events(stack, imp) == [("paid", "applied", "1"), ("ready", "stale", "1")]
+
+
 def test_webhook_with_tampered_amount_is_not_paid(api, stack):
     mu, imp = prepared_and_paid(api, stack, 50000, paid=500)
     status, body = webhook(stack, imp, mu, "paid")

@@ -108,11 +108,43 @@ START_TEST(identifiers)
 END_TEST
 
 /* Payment rules test case. */
+START_TEST(status_and_outcome_strings)
+{
+    /* one table each: the database's/PortOne's status strings and the webhook outcomes */
+    static const char *const statuses[] = { "prepared", "ready", "failed", "paid", "cancelled" };
+    static const char *const outcomes[] = { "applied", "stale", "unknown_order", "amount_mismatch",
+                                            "currency_mismatch", "other_payment", "mismatch",
+                                            "unknown_payment", "pending" };
+    int i;
+
+    for (i = 0; i < 5; ++i) {
+        ck_assert_int_eq(dp_pay_status_of(statuses[i]), i);
+    }
+    ck_assert_int_eq(dp_pay_status_of("PAID"), DP_PAY_UNKNOWN);
+    ck_assert_int_eq(dp_pay_status_of(""), DP_PAY_UNKNOWN);
+    ck_assert_int_eq(dp_pay_status_of(NULL), DP_PAY_UNKNOWN);
+    ck_assert_int_eq(DP_PAY_PAID, 3);
+    ck_assert_str_eq(dp_pay_outcome_str(DP_OUTCOME_APPLIED), "applied");
+    ck_assert_str_eq(dp_pay_outcome_str(DP_OUTCOME_STALE), "stale");
+    ck_assert_str_eq(dp_pay_outcome_str(DP_OUTCOME_UNKNOWN_ORDER), "unknown_order");
+    ck_assert_str_eq(dp_pay_outcome_str(DP_OUTCOME_AMOUNT_MISMATCH), "amount_mismatch");
+    ck_assert_str_eq(dp_pay_outcome_str(DP_OUTCOME_CURRENCY_MISMATCH), "currency_mismatch");
+    ck_assert_str_eq(dp_pay_outcome_str(DP_OUTCOME_OTHER_PAYMENT), "other_payment");
+    ck_assert_str_eq(dp_pay_outcome_str(DP_OUTCOME_MISMATCH), "mismatch");
+    ck_assert_str_eq(dp_pay_outcome_str(DP_OUTCOME_UNKNOWN_PAYMENT), "unknown_payment");
+    ck_assert_str_eq(dp_pay_outcome_str(DP_OUTCOME_PENDING), "pending");
+    for (i = 0; i < 9; ++i) {
+        ck_assert_str_eq(dp_pay_outcome_str((dp_pay_outcome_t)i), outcomes[i]);
+    }
+}
+END_TEST
+
 TCase *tc_payments(void)
 {
     TCase *tc = tcase_create("payments");
     tcase_add_test(tc, bank_codes_normalise);
     tcase_add_test(tc, status_only_moves_forward);
+    tcase_add_test(tc, status_and_outcome_strings);
     tcase_add_test(tc, verification_decisions);
     tcase_add_test(tc, amounts_from_portone);
     tcase_add_test(tc, identifiers);
