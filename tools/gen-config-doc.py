@@ -7,7 +7,8 @@ hand-written and kept as it is. Run it after changing a row of dp_conf.def:
     python3 tools/gen-config-doc.py            # rewrites docs/configuration.md
     python3 tools/gen-config-doc.py --check    # exit 1 (with a diff) when the document differs
 
-`make check` runs --check (check-config-doc in Makefile.am). The Valid values and error columns
+`make check` runs --check (check-config-doc in Makefile.am), which also fails when a directive
+of the table is missing from conf/dockpay.conf or README.md. The Valid values and error columns
 of INT, SIZE and FLAG rows are derived from the row's type and range exactly as
 handlers/dp_conf.c words them; the Default column is derived from the default unless the row
 gives its own text (which must then contain the default)."""
@@ -198,6 +199,9 @@ def main():
     ap.add_argument("--check", action="store_true", help="fail when the document differs from the table")
     ap.add_argument("--def", dest="deffile", default=os.path.join(ROOT, "handlers", "dp_conf.def"))
     ap.add_argument("--doc", default=os.path.join(ROOT, "docs", "configuration.md"))
+    ap.add_argument("--mentioned-in", action="append", metavar="FILE",
+                    help="with --check: every directive must also appear in FILE "
+                         "(default: conf/dockpay.conf and README.md next to the table)")
     a = ap.parse_args()
     try:
         rows = read_rows(a.deffile)
@@ -208,6 +212,16 @@ def main():
         print("gen-config-doc: %s" % (e or "unexpected end of %s" % a.deffile), file=sys.stderr)
         return 2
     if a.check:
+        missing = []
+        for path in a.mentioned_in or [os.path.join(os.path.dirname(os.path.dirname(a.deffile)), f)
+                                       for f in ("conf/dockpay.conf", "README.md")]:
+            text = open(path, encoding="utf-8").read()
+            missing += ["%s is not in %s" % (r["name"], path) for r in rows
+                        if not re.search(r"\b%s\b" % r["name"], text)]
+        if missing:
+            print("gen-config-doc: every directive is shown in the example configuration and the "
+                  "README:\n  " + "\n  ".join(missing), file=sys.stderr)
+            return 1
         if new != doc:
             sys.stderr.writelines(difflib.unified_diff(doc.splitlines(True), new.splitlines(True),
                                                        a.doc, "generated from " + a.deffile))
