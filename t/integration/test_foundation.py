@@ -1,5 +1,6 @@
 """Foundation: health, auth, routing errors, body limits, request ids, audit, config checks."""
 import os
+import re
 import subprocess
 import time
 
@@ -151,6 +152,53 @@ def test_bad_directive_fails_config_test_naming_it(stack, tmp_path, directive):
     r = stack.config_test(tmp_path, directive)
     assert r.returncode != 0
     assert directive.split()[0] in (r.stdout + r.stderr)
+
+
+def _config_table():
+    """The rows of handlers/dp_conf.def, read by tools/gen-config-doc.py's parser, and the
+    documented error of each directive ({name: text}) from docs/configuration.md."""
+    import importlib.util
+    top = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+    spec = importlib.util.spec_from_file_location("gen_config_doc", os.path.join(top, "tools", "gen-config-doc.py"))
+    gen = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen)
+    rows = gen.read_rows(os.path.join(top, "handlers", "dp_conf.def"))
+    errors = {}
+    for line in open(os.path.join(top, "docs", "configuration.md"), encoding="utf-8"):
+        m = re.match(r"^\| `(Dockpay\w+)` \|.* \| `([^`]+)` \|$", line.rstrip("\n"))
+        if m:
+            errors[m.group(1)] = m.group(2)
+    return gen, rows, errors
+
+
+def test_documented_range_and_flag_errors_are_what_apachectl_says(stack, tmp_path):
+    """For every number and On/Off directive of the table, a value just outside its range (or
+    not On/Off) fails `apache2 -t` with exactly the message docs/configuration.md lists."""
+    gen, rows, errors = _config_table()
+    checked = 0
+    for row in rows:
+        if row["type"] in ("INT", "SIZE"):
+            bad = [str(int(row["max"]) + 1), str(int(row["min"]) - 1)]
+        elif row["type"] == "FLAG":
+            bad = ["maybe"]
+        else:
+            continue
+        for value in bad:
+            r = stack.config_test(tmp_path, "%s %s" % (row["name"], value))
+            expected = errors[row["name"]].replace("VALUE", value)
+            assert r.returncode != 0 and expected in r.stdout + r.stderr, (expected, r.stderr[-500:])
+            checked += 1
+    assert checked >= 20
+
+
+def test_table_defaults_pass_config_test(stack, tmp_path):
+    """Every default of the table, written as a directive, is accepted (post_config parses the
+    same text with the same parser)."""
+    gen, rows, _ = _config_table()
+    lines = ["%s %s" % (r["name"], gen.literal(r["default"])) for r in rows if gen.literal(r["default"]) is not None]
+    assert len(lines) >= 25
+    r = stack.config_test(tmp_path, "\n".join(lines))
+    assert r.returncode == 0, r.stderr[-2000:]
 
 
 def test_good_config_passes_config_test(stack):
