@@ -750,7 +750,7 @@ static int sched_rec(dp_sub_sched_rec_t *rec, apr_pool_t *p, json_object *it, co
         rec->status = "revoked";
     }
     else if (st && !strcmp(st, "executed")) {
-        rec->status = (ps && !strcmp(ps, "failed")) ? "failed" : "executed";
+        rec->status = (dp_pay_status_of(ps) == DP_PAY_FAILED) ? "failed" : "executed";
     }
     else {
         rec->status = "scheduled";

@@ -8,7 +8,8 @@ hand-written and kept as it is. Run it after changing a row of dp_conf.def:
     python3 tools/gen-config-doc.py --check    # exit 1 (with a diff) when the document differs
 
 `make check` runs --check (check-config-doc in Makefile.am), which also fails when a directive
-of the table is missing from conf/dockpay.conf or README.md. The Valid values and error columns
+of the table is missing from conf/dockpay.conf or README.md, or when README's summary table shows
+another default than the table. The Valid values and error columns
 of INT, SIZE and FLAG rows are derived from the row's type and range exactly as
 handlers/dp_conf.c words them; the Default column is derived from the default unless the row
 gives its own text (which must then contain the default)."""
@@ -180,6 +181,27 @@ def cell(r):
     return "| " + " | ".join(cells) + " |"
 
 
+def summary_mismatches(rows, text, path):
+    """The rows of a summary table in text ("| `A` / `B` | `1` / `2` | ... |") whose backticked
+    defaults differ from the table's; a cell without backticks (none, unlimited) is not compared."""
+    defaults = {r["name"]: literal(r["default"]) for r in rows}
+    out = []
+    for line in text.splitlines():
+        m = re.match(r"^\| (`Dockpay\w+`(?: / `Dockpay\w+`)*) \| ([^|]*) \|", line)
+        if not m:
+            continue
+        names = re.findall(r"`(Dockpay\w+)`", m.group(1))
+        shown = [v.strip() for v in m.group(2).split(" / ")]
+        if len(shown) != len(names):
+            shown = [m.group(2).strip()] * len(names)
+        for name, cell in zip(names, shown):
+            v = re.fullmatch(r"`([^`]+)`", cell)
+            if name in defaults and v and defaults[name] is not None \
+                    and v.group(1).split() != defaults[name].split():
+                out.append("%s shows the default of %s as %s, the table has %r" % (path, name, cell, defaults[name]))
+    return out
+
+
 def table(rows):
     return "\n".join([BEGIN,
                       "| Directive | Default | What it does | Valid values | `apachectl -t` error for a bad value |",
@@ -218,9 +240,10 @@ def main():
             text = open(path, encoding="utf-8").read()
             missing += ["%s is not in %s" % (r["name"], path) for r in rows
                         if not re.search(r"\b%s\b" % r["name"], text)]
+            missing += summary_mismatches(rows, text, path)
         if missing:
-            print("gen-config-doc: every directive is shown in the example configuration and the "
-                  "README:\n  " + "\n  ".join(missing), file=sys.stderr)
+            print("gen-config-doc: conf/dockpay.conf and README.md must show every directive "
+                  "(README with the table's default):\n  " + "\n  ".join(missing), file=sys.stderr)
             return 1
         if new != doc:
             sys.stderr.writelines(difflib.unified_diff(doc.splitlines(True), new.splitlines(True),
