@@ -28,6 +28,7 @@
 #include "dp_memo.h"
 #include "h_areas.h"
 #include "h_watch.h"
+#include "h_idem.h"   /* idem */
 
 module AP_MODULE_DECLARE_DATA dockpay_module;
 
@@ -767,6 +768,9 @@ static int dockpay_handler(request_rec *r)
         dp_watch_mutation_begin(q);   /* container lists ask Docker until a reload after it */
         ret = fn(q);
         dp_watch_mutation_end(q);
+    }
+    else if (dp_idem_applies(q->route)) {   /* idem: payment/subscription writes */
+        ret = dp_idem_run(q, fn);
     }
     else {
         ret = fn(q);

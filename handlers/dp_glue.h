@@ -111,6 +111,15 @@ typedef struct dp_req_t {
     const char *rid;                /* request id */
     const char *target;             /* what the request acted on, for the audit row */
     int audit_done;                 /* the handler wrote its own audit row */
+    /* idem: the request body once read (dp_read_body reads it only once), and the last
+     * complete response sent through dp_send_* (h_idem.c stores it for replays) */
+    char *body;
+    apr_size_t body_len;
+    int body_read;
+    int sent;                       /* a response went through dp_send_* */
+    const char *sent_ctype;         /* its Content-Type, or NULL */
+    const char *sent_body;          /* its body (NULL: none) */
+    apr_size_t sent_len;
 } dp_req_t;
 
 typedef int dp_handler_fn(dp_req_t *q);
@@ -141,6 +150,9 @@ int dp_send_json(dp_req_t *q, int status, json_object *body);
 
 /* Sends len bytes of already serialised JSON with status; returns OK. */
 int dp_send_json_text(dp_req_t *q, int status, const char *json, apr_size_t len);
+
+/* Sends len bytes of body with status and Content-Type ctype (NULL: none); returns OK. */
+int dp_send_raw(dp_req_t *q, int status, const char *ctype, const char *body, apr_size_t len);
 
 /* Sends an empty response with status (204). */
 int dp_send_empty(dp_req_t *q, int status);
