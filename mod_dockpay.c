@@ -591,6 +591,7 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, s
     add_handlers(pconf, dp_engine_handlers);
     add_handlers(pconf, dp_payment_handlers);
     add_handlers(pconf, dp_subscription_handlers);
+    add_handlers(pconf, dp_audit_handlers);   /* idem */
     if ((pay_changes = shared_counter(s, pconf)) == NULL) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }

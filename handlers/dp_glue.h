@@ -135,6 +135,7 @@ extern const dp_handler_entry_t dp_containers_handlers[];  /* containers, volume
 extern const dp_handler_entry_t dp_engine_handlers[];      /* images, networks, system, compose (h_engine.c) */
 extern const dp_handler_entry_t dp_payment_handlers[];     /* payments, webhooks (h_payments.c) */
 extern const dp_handler_entry_t dp_subscription_handlers[];/* subscriptions (h_subscriptions.c) */
+extern const dp_handler_entry_t dp_audit_handlers[];       /* idem: GET /audit (h_audit.c) */
 
 /* Getters with defaults applied. */
 const char *dp_conf_base_path(const dp_conf_t *c);
