@@ -63,6 +63,15 @@ static int replay(dp_req_t *q, const dp_idem_row_t *row)
     return dp_send_raw(q, row->status, row->content_type, row->body, row->body_len);
 }
 
+/* Seconds after which a pending claim counts as abandoned: DP_IDEM_ABANDONED, or more when
+ * the PortOne calls of one request (a token, a lookup, the change, a re-read) may take longer. */
+static apr_int64_t abandoned_after(dp_req_t *q)
+{
+    apr_int64_t t = (apr_int64_t)dp_conf_int(q->conf->portone_timeout, 10) * 4 + 30;
+
+    return t > DP_IDEM_ABANDONED ? t : DP_IDEM_ABANDONED;
+}
+
 /* Runs fn under q's Idempotency-Key. */
 int dp_idem_run(dp_req_t *q, dp_handler_fn *fn)
 {
@@ -97,7 +106,8 @@ int dp_idem_run(dp_req_t *q, dp_handler_fn *fn)
         dp_problem_t *ignored = NULL;
         dp_store_idem_purge(&ignored, db, now - DP_IDEM_TTL);
     }
-    if (dp_store_idem_claim(&row, &prob, db, q->key->name, key, hash, claim, now) != APR_SUCCESS) {
+    if (dp_store_idem_claim(&row, &prob, db, q->key->name, key, hash, claim, now,
+                            abandoned_after(q)) != APR_SUCCESS) {
         return dp_send_problem(q, prob);
     }
     if (row->claim == NULL || strcmp(row->claim, claim) != 0) {
@@ -112,6 +122,13 @@ int dp_idem_run(dp_req_t *q, dp_handler_fn *fn)
             p->retry_after = "1";
             return dp_send_problem(q, p);
         }
+        if (row->body_kept && dp_store_idem_body(&prob, db, q->key->name, key, row) != APR_SUCCESS) {
+            return dp_send_problem(q, prob);
+        }
+        if (row->status == 0) {
+            return dp_fail(q, 409, "request_in_progress", "the request with this Idempotency-Key changed "
+                           "hands; retry");
+        }
         return replay(q, row);
     }
 
@@ -120,8 +137,8 @@ int dp_idem_run(dp_req_t *q, dp_handler_fn *fn)
     if (ret != OK || !q->sent || q->r->status >= 500) {
         /* nothing certain happened (or the handler could not tell): the key is free again */
         if (dp_store_idem_release(&prob, db, q->key->name, key, claim) != APR_SUCCESS) {
-            DP_LOG(q, APLOG_WARNING, 0, "idempotency key not released (%s); it is free again in %d s",
-                   prob && prob->detail ? prob->detail : "database", DP_IDEM_ABANDONED);
+            DP_LOG(q, APLOG_WARNING, 0, "idempotency key not released (%s); it is free again in %"
+                   APR_INT64_T_FMT " s", prob && prob->detail ? prob->detail : "database", abandoned_after(q));
         }
         return ret;
     }
@@ -129,7 +146,8 @@ int dp_idem_run(dp_req_t *q, dp_handler_fn *fn)
                            q->sent_body, q->sent_len, q->target, apr_time_sec(apr_time_now()))
         != APR_SUCCESS) {
         DP_LOG(q, APLOG_WARNING, 0, "the answer to an idempotency key was not stored (%s); the key "
-               "is free again in %d s", prob && prob->detail ? prob->detail : "database", DP_IDEM_ABANDONED);
+               "is free again in %" APR_INT64_T_FMT " s", prob && prob->detail ? prob->detail : "database",
+               abandoned_after(q));
     }
     return ret;
 }

@@ -25,8 +25,11 @@ const dp_stmt_def_t dp_store_idem_statements[] = {
       "created_at = IF(claim = VALUES(claim), VALUES(created_at), created_at), "
       "updated_at = IF(claim = VALUES(claim), VALUES(updated_at), updated_at)" },
     { "idem_get",
-      "SELECT claim, request_hash, state, status, content_type, body_b64, target, created_at "
+      "SELECT claim, request_hash, state, status, content_type, body_b64 IS NOT NULL, target, created_at "
       "FROM idempotency_keys WHERE key_name = %s AND idem_key = %s" },
+    /* apart: the driver gives a text column a buffer of up to its fldsz (1 MiB) per row */
+    { "idem_body",
+      "SELECT body_b64 FROM idempotency_keys WHERE key_name = %s AND idem_key = %s AND claim = %s" },
     { "idem_done",
       "UPDATE idempotency_keys SET state = 'done', status = %d, content_type = %s, body_b64 = %s, "
       "target = %s, updated_at = %lld WHERE key_name = %s AND idem_key = %s AND claim = %s" },
@@ -54,7 +57,7 @@ static apr_status_t idem_get(dp_idem_row_t **prow, dp_problem_t **pprob, dp_db_t
     while (apr_dbd_get_row(db->driver, db->pool, res, &row, -1) == 0) {
         dp_idem_row_t *r = apr_pcalloc(db->pool, sizeof(*r));
         const char *state = dp_store_col(db, row, 2), *st = dp_store_col(db, row, 3);
-        const char *b64 = dp_store_col(db, row, 5), *created = dp_store_col(db, row, 7);
+        const char *kept = dp_store_col(db, row, 5), *created = dp_store_col(db, row, 7);
         apr_int64_t n = 0;
 
         r->claim = dp_store_col(db, row, 0);
@@ -64,14 +67,7 @@ static apr_status_t idem_get(dp_idem_row_t **prow, dp_problem_t **pprob, dp_db_t
             r->status = (int)n;
         }
         r->content_type = dp_store_col(db, row, 4);
-        if (b64) {
-            char *body = apr_palloc(db->pool, (apr_size_t)apr_base64_decode_len(b64) + 1);
-            int len = apr_base64_decode(body, b64);
-            body[len > 0 ? len : 0] = '\0';
-            r->body = body;
-            r->body_len = len > 0 ? (apr_size_t)len : 0;
-            r->body_kept = 1;
-        }
+        r->body_kept = kept && strcmp(kept, "1") == 0;
         r->target = dp_store_col(db, row, 6);
         if (created && dp_parse_int(&n, created, 0, APR_INT64_MAX) == APR_SUCCESS) {
             r->created_at = n;
@@ -83,12 +79,46 @@ static apr_status_t idem_get(dp_idem_row_t **prow, dp_problem_t **pprob, dp_db_t
     return APR_SUCCESS;
 }
 
+/* Reads the stored body of row (held by row->claim) into row->body. */
+apr_status_t dp_store_idem_body(dp_problem_t **pprob, dp_db_t *db, const char *key_name,
+                                const char *idem_key, dp_idem_row_t *row)
+{
+    apr_dbd_results_t *res = NULL;
+    apr_dbd_row_t *dbrow = NULL;
+    const void *args[3];
+    apr_status_t rv;
+
+    row->body = NULL;
+    row->body_len = 0;
+    args[0] = key_name;
+    args[1] = idem_key;
+    args[2] = row->claim;
+    if ((rv = dp_store_select(&res, pprob, db, "idem_body", args)) != APR_SUCCESS) {
+        return rv;
+    }
+    while (apr_dbd_get_row(db->driver, db->pool, res, &dbrow, -1) == 0) {
+        const char *b64 = apr_dbd_get_entry(db->driver, dbrow, 0);
+        if (b64 && row->body == NULL) {
+            char *body = apr_palloc(db->pool, (apr_size_t)apr_base64_decode_len(b64) + 1);
+            int len = apr_base64_decode(body, b64);
+            body[len > 0 ? len : 0] = '\0';
+            row->body = body;
+            row->body_len = len > 0 ? (apr_size_t)len : 0;
+        }
+    }
+    if (row->body == NULL) {   /* taken over or released in between: nothing to replay */
+        row->body_kept = 0;
+        row->status = 0;
+    }
+    return APR_SUCCESS;
+}
+
 /* Claims (key_name, idem_key) for a request. */
 apr_status_t dp_store_idem_claim(dp_idem_row_t **prow, dp_problem_t **pprob, dp_db_t *db,
                                  const char *key_name, const char *idem_key, const char *hash,
-                                 const char *claim, apr_int64_t now)
+                                 const char *claim, apr_int64_t now, apr_int64_t abandoned)
 {
-    apr_int64_t expired = now - DP_IDEM_TTL, abandoned = now - DP_IDEM_ABANDONED;
+    apr_int64_t expired = now - DP_IDEM_TTL, stale = now - abandoned;
     const void *args[8];
     apr_status_t rv;
 
@@ -100,7 +130,7 @@ apr_status_t dp_store_idem_claim(dp_idem_row_t **prow, dp_problem_t **pprob, dp_
     args[4] = &now;
     args[5] = &now;
     args[6] = &expired;
-    args[7] = &abandoned;
+    args[7] = &stale;
     if ((rv = dp_store_exec(NULL, pprob, db, "idem_claim", args)) != APR_SUCCESS
         || (rv = idem_get(prow, pprob, db, key_name, idem_key)) != APR_SUCCESS) {
         return rv;
