@@ -1095,10 +1095,15 @@ apr_status_t dp_pay_webhook(json_object **pout, dp_problem_t **pprob, dp_pay_env
 apr_status_t dp_pay_field_currency(const char **pval, dp_problem_t **pprob, apr_pool_t *p,
                                    json_object *body, const char *key)
 {
-    apr_status_t rv = dp_json_field_str(pval, pprob, p, body, key, 0, 8);
+    apr_status_t rv;
 
-    if (rv == APR_SUCCESS && *pval && strcmp(*pval, DP_PAY_CURRENCY) != 0) {
-        *pval = NULL;
+    *pval = NULL;
+    rv = dp_json_field_str(pval, pprob, p, body, key, 0, 8);
+    if (rv != APR_SUCCESS && pprob && *pprob && (*pprob)->status != 422) {
+        return rv;   /* not a string: 400 wrong_type */
+    }
+    if (rv != APR_SUCCESS || (*pval && strcmp(*pval, DP_PAY_CURRENCY) != 0)) {
+        *pval = NULL;   /* empty, too long or another currency */
         dp_problem_fail(pprob, p, 400, "unsupported_currency", "the field '%s' must be \"%s\": "
                         "every order is priced in %s", key, DP_PAY_CURRENCY, DP_PAY_CURRENCY);
         if (pprob && *pprob) {
@@ -1106,8 +1111,5 @@ apr_status_t dp_pay_field_currency(const char **pval, dp_problem_t **pprob, apr_
         }
         return DP_EPROBLEM;
     }
-    if (rv != APR_SUCCESS && pprob && *pprob && (*pprob)->status == 422) {
-        (*pprob)->status = 400;   /* too long: no currency code either */
-    }
-    return rv;
+    return APR_SUCCESS;
 }
