@@ -29,6 +29,7 @@
 #include "dp_store_pay.h"
 #include "h_areas.h"
 #include "h_watch.h"
+#include "h_idem.h"   /* idem */
 
 module AP_MODULE_DECLARE_DATA dockpay_module;
 
@@ -133,6 +134,7 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, s
     add_handlers(pconf, dp_engine_handlers);
     add_handlers(pconf, dp_payment_handlers);
     add_handlers(pconf, dp_subscription_handlers);
+    add_handlers(pconf, dp_audit_handlers);   /* idem */
     if ((pay_changes = shared_counter(s, pconf)) == NULL) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -315,6 +317,9 @@ static int dockpay_handler(request_rec *r)
         dp_watch_mutation_begin(q);   /* container lists ask Docker until a reload after it */
         ret = fn(q);
         dp_watch_mutation_end(q);
+    }
+    else if (dp_idem_applies(q->route)) {   /* idem: payment/subscription writes */
+        ret = dp_idem_run(q, fn);
     }
     else {
         ret = fn(q);

@@ -22,6 +22,10 @@ static int send_text(dp_req_t *q, int status, const char *ctype, const char *bod
     apr_status_t rv;
 
     r->status = status;
+    q->sent = 1;
+    q->sent_ctype = ctype;
+    q->sent_body = body;
+    q->sent_len = len;
     if (ctype) {
         ap_set_content_type(r, ctype);
     }
@@ -53,10 +57,20 @@ int dp_send_json_text(dp_req_t *q, int status, const char *json, apr_size_t len)
     return send_text(q, status, "application/json; charset=utf-8", json, len);
 }
 
+/* Sends len bytes of body with status and Content-Type ctype. */
+int dp_send_raw(dp_req_t *q, int status, const char *ctype, const char *body, apr_size_t len)
+{
+    return send_text(q, status, ctype, body, len);
+}
+
 /* Sends an empty response with status. */
 int dp_send_empty(dp_req_t *q, int status)
 {
     q->r->status = status;
+    q->sent = 1;
+    q->sent_ctype = NULL;
+    q->sent_body = NULL;
+    q->sent_len = 0;
     return OK;
 }
 
@@ -111,6 +125,11 @@ apr_status_t dp_read_body(char **pbuf, apr_size_t *plen, dp_problem_t **pprob, d
 
     *pbuf = NULL;
     *plen = 0;
+    if (q->body_read) {   /* read before (h_idem.c hashes it first) */
+        *pbuf = q->body;
+        *plen = q->body_len;
+        return APR_SUCCESS;
+    }
     if (cl) {
         apr_int64_t n;
         if (dp_parse_int(&n, cl, 0, APR_INT64_MAX) != APR_SUCCESS) {
@@ -171,6 +190,9 @@ apr_status_t dp_read_body(char **pbuf, apr_size_t *plen, dp_problem_t **pprob, d
     }
     *pbuf = buf ? buf : apr_pstrdup(r->pool, "");
     *plen = len;
+    q->body = *pbuf;
+    q->body_len = len;
+    q->body_read = 1;
     return APR_SUCCESS;
 }
 

@@ -55,6 +55,15 @@ typedef struct dp_req_t {
     const char *rid;                /* request id */
     const char *target;             /* what the request acted on, for the audit row */
     int audit_done;                 /* the handler wrote its own audit row */
+    /* idem: the request body once read (dp_read_body reads it only once), and the last
+     * complete response sent through dp_send_* (h_idem.c stores it for replays) */
+    char *body;
+    apr_size_t body_len;
+    int body_read;
+    int sent;                       /* a response went through dp_send_* */
+    const char *sent_ctype;         /* its Content-Type, or NULL */
+    const char *sent_body;          /* its body (NULL: none) */
+    apr_size_t sent_len;
 } dp_req_t;
 
 typedef int dp_handler_fn(dp_req_t *q);
@@ -70,6 +79,7 @@ extern const dp_handler_entry_t dp_containers_handlers[];  /* containers, volume
 extern const dp_handler_entry_t dp_engine_handlers[];      /* images, networks, system, compose (h_engine.c) */
 extern const dp_handler_entry_t dp_payment_handlers[];     /* payments, webhooks (h_payments.c) */
 extern const dp_handler_entry_t dp_subscription_handlers[];/* subscriptions (h_subscriptions.c) */
+extern const dp_handler_entry_t dp_audit_handlers[];       /* idem: GET /audit (h_audit.c) */
 
 /* Returns the process state of server s (made in post_config), or NULL before it exists.
  * The lookup is read-only once the server runs (safe from any thread). */
@@ -84,6 +94,9 @@ int dp_send_json(dp_req_t *q, int status, json_object *body);
 
 /* Sends len bytes of already serialised JSON with status; returns OK. */
 int dp_send_json_text(dp_req_t *q, int status, const char *json, apr_size_t len);
+
+/* Sends len bytes of body with status and Content-Type ctype (NULL: none); returns OK. */
+int dp_send_raw(dp_req_t *q, int status, const char *ctype, const char *body, apr_size_t len);
 
 /* Sends an empty response with status (204). */
 int dp_send_empty(dp_req_t *q, int status);

@@ -195,18 +195,19 @@ static int h_find(dp_req_t *q)
 /* POST /payments/prepare {"merchant_uid","amount"}: 201 first, 200 when repeated. */
 static int h_prepare(dp_req_t *q)
 {
-    static const char *const allowed[] = { "merchant_uid", "amount", NULL };
+    static const char *const allowed[] = { "merchant_uid", "amount", "currency", NULL };
     dp_pay_env_t e;
     dp_problem_t *prob = NULL;
     json_object *body = NULL, *out = NULL;
-    const char *mu = NULL;
+    const char *mu = NULL, *currency = NULL;
     apr_int64_t amount = 0;
     int created = 0;
 
     if (dp_read_json(&body, &prob, q, 0) != APR_SUCCESS
         || dp_json_only_fields(&prob, q->pool, body, allowed) != APR_SUCCESS
         || field_merchant_uid(&mu, &prob, q, body, 1) != APR_SUCCESS
-        || dp_json_field_int(&amount, &prob, q->pool, body, "amount", 1, 1, MAX_AMOUNT) != APR_SUCCESS) {
+        || dp_json_field_int(&amount, &prob, q->pool, body, "amount", 1, 1, MAX_AMOUNT) != APR_SUCCESS
+        || dp_pay_field_currency(&currency, &prob, q->pool, body, "currency") != APR_SUCCESS) {
         return dp_send_problem(q, prob);
     }
     q->target = mu;
@@ -221,7 +222,8 @@ static int h_prepare(dp_req_t *q)
 static int h_cancel(dp_req_t *q)
 {
     static const char *const allowed[] = { "imp_uid", "merchant_uid", "amount", "reason", "tax_free",
-                                           "refund_holder", "refund_bank", "refund_account", NULL };
+                                           "refund_holder", "refund_bank", "refund_account",
+                                           "expected_remainder", NULL };
     dp_pay_env_t e;
     dp_pay_cancel_req_t r;
     dp_problem_t *prob = NULL;
@@ -230,6 +232,7 @@ static int h_cancel(dp_req_t *q)
     memset(&r, 0, sizeof(r));
     r.amount = -1;
     r.tax_free = -1;
+    r.expected_remainder = -1;
     if (dp_read_json(&body, &prob, q, 0) != APR_SUCCESS
         || dp_json_only_fields(&prob, q->pool, body, allowed) != APR_SUCCESS
         || field_imp_uid(&r.imp_uid, &prob, q, body, 0) != APR_SUCCESS
@@ -240,9 +243,12 @@ static int h_cancel(dp_req_t *q)
         || dp_json_field_str(&r.refund_holder, &prob, q->pool, body, "refund_holder", 0, 64) != APR_SUCCESS
         || dp_json_field_str(&r.refund_bank, &prob, q->pool, body, "refund_bank", 0, 4) != APR_SUCCESS
         || dp_json_field_str(&r.refund_account, &prob, q->pool, body, "refund_account", 0, 32) != APR_SUCCESS
-        || check_bank(&prob, q, "refund_bank", r.refund_bank) != APR_SUCCESS) {
+        || check_bank(&prob, q, "refund_bank", r.refund_bank) != APR_SUCCESS
+        || dp_json_field_int(&r.expected_remainder, &prob, q->pool, body, "expected_remainder", 0, 0,
+                             MAX_AMOUNT) != APR_SUCCESS) {
         return dp_send_problem(q, prob);
     }
+    r.has_expected_remainder = r.expected_remainder >= 0;
     if (r.imp_uid == NULL && r.merchant_uid == NULL) {
         return dp_fail(q, 400, "missing_field", "the field 'imp_uid' or 'merchant_uid' is required");
     }
@@ -264,11 +270,12 @@ static int h_vbank(dp_req_t *q)
 {
     static const char *const allowed[] = { "merchant_uid", "amount", "vbank_code", "vbank_due",
                                            "vbank_holder", "name", "buyer_name", "buyer_email",
-                                           "buyer_tel", "buyer_addr", "buyer_postcode", NULL };
+                                           "buyer_tel", "buyer_addr", "buyer_postcode", "currency", NULL };
     dp_pay_env_t e;
     dp_pay_vbank_req_t r;
     dp_problem_t *prob = NULL;
     json_object *body = NULL, *pay = NULL;
+    const char *currency = NULL;
     apr_int64_t now = apr_time_sec(apr_time_now());
 
     memset(&r, 0, sizeof(r));
@@ -286,7 +293,8 @@ static int h_vbank(dp_req_t *q)
         || dp_json_field_str(&r.buyer_tel, &prob, q->pool, body, "buyer_tel", 0, 32) != APR_SUCCESS
         || dp_json_field_str(&r.buyer_addr, &prob, q->pool, body, "buyer_addr", 0, 128) != APR_SUCCESS
         || dp_json_field_str(&r.buyer_postcode, &prob, q->pool, body, "buyer_postcode", 0, 8) != APR_SUCCESS
-        || check_bank(&prob, q, "vbank_code", r.vbank_code) != APR_SUCCESS) {
+        || check_bank(&prob, q, "vbank_code", r.vbank_code) != APR_SUCCESS
+        || dp_pay_field_currency(&currency, &prob, q->pool, body, "currency") != APR_SUCCESS) {
         return dp_send_problem(q, prob);
     }
     q->target = r.merchant_uid;

@@ -700,6 +700,16 @@ apr_status_t dp_pay_cancel(json_object **ppayment, dp_problem_t **pprob, dp_pay_
         return cancel_refused(pprob, e->pool, "not_paid", 0,
                               "only paid payments can be cancelled; this one is %s", status);
     }
+    if (r->has_expected_remainder && r->expected_remainder != remainder) {
+        dp_problem_fail(pprob, e->pool, 409, "remainder_mismatch", "the cancellable remainder of %s "
+                        "at PortOne is %" APR_INT64_T_FMT ", not the expected %" APR_INT64_T_FMT
+                        "; nothing was refunded", imp_uid, remainder, r->expected_remainder);
+        if (pprob && *pprob) {
+            dp_problem_add(*pprob, e->pool, "expected_remainder", json_object_new_int64(r->expected_remainder));
+            dp_problem_add(*pprob, e->pool, "cancellable_amount", json_object_new_int64(remainder));
+        }
+        return DP_EPROBLEM;
+    }
     if (cur && cur->imp_uid && !strcmp(cur->imp_uid, imp_uid) && cur->has_amount
         && dp_pay_status_of(cur->status) == DP_PAY_PAID && cur->amount - cur->cancelled_amount != remainder) {
         return cancel_refused(pprob, e->pool, "remainder_changed", remainder,
@@ -1094,5 +1104,28 @@ apr_status_t dp_pay_webhook(json_object **pout, dp_problem_t **pprob, dp_pay_env
         return DP_EPROBLEM;
     }
     *pout = webhook_answer(e->pool, outcome, 0);
+    return APR_SUCCESS;
+}
+
+/* idem: reads an optional currency field (only DP_PAY_CURRENCY). */
+apr_status_t dp_pay_field_currency(const char **pval, dp_problem_t **pprob, apr_pool_t *p,
+                                   json_object *body, const char *key)
+{
+    apr_status_t rv;
+
+    *pval = NULL;
+    rv = dp_json_field_str(pval, pprob, p, body, key, 0, 8);
+    if (rv != APR_SUCCESS && pprob && *pprob && (*pprob)->status != 422) {
+        return rv;   /* not a string: 400 wrong_type */
+    }
+    if (rv != APR_SUCCESS || (*pval && strcmp(*pval, DP_PAY_CURRENCY) != 0)) {
+        *pval = NULL;   /* empty, too long or another currency */
+        dp_problem_fail(pprob, p, 400, "unsupported_currency", "the field '%s' must be \"%s\": "
+                        "every order is priced in %s", key, DP_PAY_CURRENCY, DP_PAY_CURRENCY);
+        if (pprob && *pprob) {
+            dp_problem_add(*pprob, p, "field", json_object_new_string(key));
+        }
+        return DP_EPROBLEM;
+    }
     return APR_SUCCESS;
 }

@@ -80,6 +80,11 @@ typedef enum {
 /* The currency of every order this server prices. */
 #define DP_PAY_CURRENCY "KRW"
 
+/* idem: reads the optional request field key (a currency code) of body into *pval (NULL when
+ * absent): only DP_PAY_CURRENCY is accepted, anything else is a 400 naming the field. */
+apr_status_t dp_pay_field_currency(const char **pval, dp_problem_t **pprob, apr_pool_t *p,
+                                   json_object *body, const char *key);
+
 /* True when PortOne's currency (NULL: not given) is DP_PAY_CURRENCY. */
 int dp_pay_currency_ok(const char *currency);
 
@@ -166,11 +171,15 @@ typedef struct dp_pay_cancel_req_t {
     const char *refund_holder;
     const char *refund_bank;
     const char *refund_account;
+    int has_expected_remainder;   /* idem: the caller's idea of the cancellable remainder */
+    apr_int64_t expected_remainder;
 } dp_pay_cancel_req_t;
 
 /* Cancels (part of) a paid payment with PortOne's checksum set to the cancellable remainder
  * the server knows, records the cancellation(s), and returns PortOne's payment object.
- * 409 when already cancelled, not paid, over the remainder, or the remainder changed. */
+ * 409 when already cancelled, not paid, over the remainder, or the remainder changed;
+ * 409 remainder_mismatch (members expected_remainder, cancellable_amount) when the caller's
+ * expected_remainder is not PortOne's amount - cancel_amount. */
 apr_status_t dp_pay_cancel(json_object **ppayment, dp_problem_t **pprob, dp_pay_env_t *e,
                            const dp_pay_cancel_req_t *r);
 

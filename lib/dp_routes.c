@@ -11,6 +11,7 @@ const dp_route_t dp_routes[] = {
     /* service */
     { "GET",    "/health",                              DP_SCOPE_NONE, "health" },
     { "GET",    "/openapi.json",                        DP_SCOPE_NONE, "openapi" },
+    { "GET",    "/audit",                               DP_SCOPE_ADMIN, "audit.list" },   /* idem */
 
     /* containers */
     { "GET",    "/containers",                          DR, "containers.list" },

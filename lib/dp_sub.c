@@ -46,7 +46,7 @@ static const char *const schedule_fields[] = { "customer_uid", "schedules", NULL
 
 static const char *const schedule_item_fields[] = {
     "merchant_uid", "schedule_at", "amount", "name", "buyer_name", "buyer_tel", "buyer_email",
-    "buyer_addr", "buyer_postcode", NULL
+    "buyer_addr", "buyer_postcode", "currency", NULL
 };
 
 static const char *const unschedule_fields[] = { "merchant_uid", NULL };
@@ -460,7 +460,7 @@ static apr_status_t parse_schedule_item(json_object **pout, dp_problem_t **pprob
 {
     apr_pool_t *p = env->pool;
     json_object *out = json_object_new_object();
-    const char *mu = NULL;
+    const char *mu = NULL, *currency = NULL;
     apr_int64_t at = 0, amount;
     apr_status_t rv;
 
@@ -474,7 +474,8 @@ static apr_status_t parse_schedule_item(json_object **pout, dp_problem_t **pprob
         || (rv = dp_json_field_int(&at, pprob, p, it, "schedule_at", 1, 0, APR_INT64_MAX)) != APR_SUCCESS
         || (rv = amount_member(&amount, pprob, p, it, out)) != APR_SUCCESS
         || (rv = name_member(pprob, p, it, out)) != APR_SUCCESS
-        || (rv = copy_members(pprob, p, it, out, buyer_members)) != APR_SUCCESS) {
+        || (rv = copy_members(pprob, p, it, out, buyer_members)) != APR_SUCCESS
+        || (rv = dp_pay_field_currency(&currency, pprob, p, it, "currency")) != APR_SUCCESS) {
         rv = in_item(pprob, p, i, rv);
         goto leave;
     }

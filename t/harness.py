@@ -185,6 +185,7 @@ ROUTE_SCOPES = {
     "PR": "payments:read", "DP_SCOPE_PAYMENTS_READ": "payments:read",
     "PW": "payments:write", "DP_SCOPE_PAYMENTS_WRITE": "payments:write",
     "DP_SCOPE_NONE": "none",
+    "DP_SCOPE_ADMIN": "admin",   # idem: GET /audit
 }
 
 

@@ -29,6 +29,7 @@ SCOPES = {
     "PR": "payments:read", "DP_SCOPE_PAYMENTS_READ": "payments:read",
     "PW": "payments:write", "DP_SCOPE_PAYMENTS_WRITE": "payments:write",
     "DP_SCOPE_NONE": "none",
+    "DP_SCOPE_ADMIN": "admin",
 }
 ROUTE_RE = re.compile(r'\{\s*"([A-Z]+)"\s*,\s*"([^"]+)"\s*,\s*([A-Z_]+)\s*,\s*"([^"]+)"\s*\}')
 
@@ -540,6 +541,21 @@ SCHEMAS = {
         "limit": s_int("Page size.", minimum=1, maximum=100),
         "total": s_int("Number of items over all pages.", minimum=0),
     }, ["items", "page", "limit", "total"], "A page of a paginated collection."),
+    "AuditRecord": s_obj({
+        "id": s_int("Row id.", minimum=1),
+        "time": s_str("When the request was answered (RFC 3339, UTC).", format="date-time"),
+        "key": s_str("Name of the API key (`-` when none)."),
+        "method": s_str(), "path": s_str("Path below the base path."),
+        "target": {"type": ["string", "null"], "description": "What the request acted on, if known."},
+        "status": s_int("The HTTP status answered."),
+        "request_id": s_str("The request's `X-Request-Id`."),
+    }, ["id", "time", "key", "method", "path", "target", "status", "request_id"]),
+    "AuditPage": s_obj({
+        "items": s_arr(ref("AuditRecord")),
+        "limit": s_int("Page size.", minimum=1, maximum=200),
+        "next_cursor": {"type": ["string", "null"], "description": "Pass as `cursor` for the next page; "
+                                                                   "null on the last page."},
+    }, ["items", "limit", "next_cursor"]),
     "PaymentPage": {"allOf": [ref("Page"), {"type": "object",
                                            "properties": {"items": s_arr(ref("PaymentRecord"))}}]},
     "SubscriptionPage": {"allOf": [ref("Page"), {"type": "object",
@@ -550,6 +566,8 @@ SCHEMAS = {
         "merchant_uid": s_str("Order number: 1 to 40 characters, no `/` or control characters.",
                               minLength=1, maxLength=40),
         "amount": s_int("Amount (KRW).", minimum=1, maximum=10000000000000),
+        "currency": s_str("Currency of the order: only `KRW` (the default); anything else is 400 "
+                          "`unsupported_currency`.", enum=["KRW"]),
     }, ["merchant_uid", "amount"]),
     "CancelRequest": {
         "type": "object",
@@ -564,6 +582,10 @@ SCHEMAS = {
             "refund_bank": s_str("Refund bank code: 3-digit KFTC, 2-digit or `BKnn`; checked against the "
                                  "bank table (422 `invalid_bank_code`).", maxLength=4),
             "refund_account": s_str("Refund account number.", maxLength=32),
+            "expected_remainder": s_int("The cancellable remainder (PortOne's amount minus what is already "
+                                        "cancelled) the client expects; when PortOne's differs: 409 "
+                                        "`remainder_mismatch` (with `expected_remainder` and "
+                                        "`cancellable_amount`) and nothing is refunded.", minimum=0),
         },
         "anyOf": [{"required": ["imp_uid"]}, {"required": ["merchant_uid"]}],
         "additionalProperties": False,
@@ -580,6 +602,8 @@ SCHEMAS = {
         "buyer_name": s_str(maxLength=64), "buyer_email": s_str(maxLength=128),
         "buyer_tel": s_str(maxLength=32), "buyer_addr": s_str(maxLength=128),
         "buyer_postcode": s_str(maxLength=8),
+        "currency": s_str("Currency of the order: only `KRW` (the default); anything else is 400 "
+                          "`unsupported_currency`.", enum=["KRW"]),
     }, ["merchant_uid", "amount", "vbank_code", "vbank_holder", "name"]),
     "VerifyRequest": s_obj({
         "imp_uid": s_str(maxLength=32, pattern=UID_PATTERN),
@@ -630,6 +654,8 @@ SCHEMAS = {
         "name": s_str("Order name (1-80 bytes).", minLength=1, maxLength=80),
         "buyer_name": s_str(), "buyer_tel": s_str(), "buyer_email": s_str(),
         "buyer_addr": s_str(), "buyer_postcode": s_str(),
+        "currency": s_str("Currency of the order: only `KRW` (the default); anything else is 400 "
+                          "`unsupported_currency`.", enum=["KRW"]),
     }, ["merchant_uid", "schedule_at", "amount", "name"]),
     "ScheduleRequest": s_obj({
         "customer_uid": s_str(pattern=UID_PATTERN, maxLength=80),
@@ -681,6 +707,26 @@ OPS = {
         description="The installed OpenAPI 3.1 document (`DockpayOpenAPIFile`). No API key needed.",
         responses={200: ok("The document.", {"type": "object", "description": "An OpenAPI 3.1.0 document."}),
                    404: err(404, "The document is not installed (`not_found`).")}),
+
+    "audit.list": dict(
+        tag="service", summary="Read the audit trail (admin)",
+        description="The audit rows of write requests (every non-GET route: who, what, when, the answer's "
+                    "status), newest first, from the database. Paged by `cursor`: pass the `next_cursor` "
+                    "of one page to get the next (`null` on the last page). Needs the `admin` scope. No "
+                    "secret is in a row: keys appear by name.",
+        params=[q("key", {"type": "string", "maxLength": 64}, "Only rows of this API key name."),
+                q("method", {"type": "string", "maxLength": 8}, "Only rows of this HTTP method (any case)."),
+                q("path", {"type": "string", "maxLength": 512},
+                  "Only rows whose path (below the base path) starts with this, e.g. `/payments`."),
+                q("from", {"type": "integer", "minimum": 0}, "Only rows written at or after this time "
+                                                             "(unix seconds)."),
+                q("to", {"type": "integer", "minimum": 0}, "Only rows written before this time "
+                                                           "(unix seconds, exclusive)."),
+                q("limit", {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}, "Page size."),
+                q("cursor", {"type": "string", "pattern": "^[0-9]+$"},
+                  "The `next_cursor` of the previous page.")],
+        responses={200: ok("A page of audit rows.", ref("AuditPage"))},
+        errors=errs((400, E400_Q), (403, e403("admin")), (503, DB503))),
 
     # containers -------------------------------------------------------------------------------
     "containers.list": dict(
@@ -1200,7 +1246,8 @@ OPS.update({
                     (404, err(404, "PortOne knows no such payment (`portone_not_found`).")),
                     (409, err(409, "The payment is already fully cancelled (`already_cancelled`), not paid "
                                    "(`not_paid`), its remainder changed at PortOne (`remainder_changed`), or "
-                                   "`amount` exceeds the cancellable remainder (`cancel_exceeds_remainder`); "
+                                   "`amount` exceeds the cancellable remainder (`cancel_exceeds_remainder`), or "
+                                   "`expected_remainder` differs from PortOne's (`remainder_mismatch`); "
                                    "`cancellable_amount` says what is left. `portone_conflict` when PortOne "
                                    "refuses.")),
                     (413, E413), (415, E415),
@@ -1470,6 +1517,19 @@ def components():
     }
 
 
+IDEM_PARAM = {
+    "name": "Idempotency-Key", "in": "header", "required": False,
+    "description": "1 to 255 visible ASCII characters chosen by the client (e.g. a UUID). The same key "
+                   "with the same request (method, path, query, body) within 24 h gets the first answer "
+                   "again, byte for byte with its status, plus `Idempotent-Replayed: true`, and nothing "
+                   "is sent to PortOne again. Keys are per API key and hold across servers sharing the "
+                   "database. A 5xx answer frees the key.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"},
+}
+IDEM_NOTE = ("Takes an optional `Idempotency-Key` header: a retry with the same key and request is "
+             "answered from the first answer (`Idempotent-Replayed: true`).")
+
+
 def build_operation(method, pattern, scope, hid, spec):
     path_names = re.findall(r"\{([A-Za-z_][A-Za-z0-9_]*)\+?\}", pattern)
     greedy = set(re.findall(r"\{([A-Za-z_][A-Za-z0-9_]*)\+\}", pattern))
@@ -1487,6 +1547,9 @@ def build_operation(method, pattern, scope, hid, spec):
     op["x-scope"] = scope
     if scope == "none":
         op["security"] = []
+    if scope == "payments:write" and method in ("POST", "DELETE"):
+        params = params + [IDEM_PARAM]
+        op["description"] = (op.get("description", "") + " " + IDEM_NOTE).strip()
     if params:
         op["parameters"] = params
     if spec.get("body"):
@@ -1495,6 +1558,17 @@ def build_operation(method, pattern, scope, hid, spec):
     for st, r in sorted(spec["responses"].items()):
         responses[str(st)] = r
     errors = dict(spec.get("errors", {}))
+    if scope == "payments:write" and method in ("POST", "DELETE"):
+        for st, more in ((400, "a malformed `Idempotency-Key` (`bad_idempotency_key`)"),
+                         (409, "the first request with this `Idempotency-Key` is still running "
+                               "(`request_in_progress`, `Retry-After`)"),
+                         (422, "the `Idempotency-Key` was used for another request (`idempotency_key_reused`)")):
+            if st in errors:
+                e = dict(errors[st])
+                e["description"] = e["description"].rstrip(".") + "; or " + more + "."
+            else:
+                e = err(st, more[0].upper() + more[1:] + ".")
+            errors[st] = e
     if scope != "none":
         errors.setdefault(401, E401)
         errors.setdefault(403, e403(scope))

@@ -107,6 +107,36 @@ START_TEST(identifiers)
 }
 END_TEST
 
+/* idem: the optional currency field of prepare, vbank and schedule bodies (only KRW). */
+START_TEST(currency_field)
+{
+    apr_pool_t *p;
+    dp_problem_t *prob = NULL;
+    json_object *o = NULL;
+    const char *c = "unset";
+    static const char *const bad[] = { "{\"currency\":\"USD\"}", "{\"currency\":\"krw\"}",
+                                       "{\"currency\":\"\"}", "{\"currency\":410}",
+                                       "{\"currency\":\"KRWKRWKRW\"}", NULL };
+    int i;
+
+    apr_pool_create(&p, NULL);
+    ck_assert_int_eq(dp_json_parse(&o, &prob, p, "{}", 2), APR_SUCCESS);
+    ck_assert_int_eq(dp_pay_field_currency(&c, &prob, p, o, "currency"), APR_SUCCESS);
+    ck_assert_ptr_null(c);
+    ck_assert_int_eq(dp_json_parse(&o, &prob, p, "{\"currency\":\"KRW\"}", 18), APR_SUCCESS);
+    ck_assert_int_eq(dp_pay_field_currency(&c, &prob, p, o, "currency"), APR_SUCCESS);
+    ck_assert_str_eq(c, "KRW");
+    for (i = 0; bad[i]; ++i) {
+        prob = NULL;
+        ck_assert_int_eq(dp_json_parse(&o, &prob, p, bad[i], strlen(bad[i])), APR_SUCCESS);
+        ck_assert_int_eq(dp_pay_field_currency(&c, &prob, p, o, "currency"), DP_EPROBLEM);
+        ck_assert_ptr_nonnull(prob);
+        ck_assert_int_eq(prob->status, 400);
+    }
+    apr_pool_destroy(p);
+}
+END_TEST
+
 /* Payment rules test case. */
 START_TEST(status_and_outcome_strings)
 {
@@ -148,5 +178,6 @@ TCase *tc_payments(void)
     tcase_add_test(tc, verification_decisions);
     tcase_add_test(tc, amounts_from_portone);
     tcase_add_test(tc, identifiers);
+    tcase_add_test(tc, currency_field);
     return tc;
 }
