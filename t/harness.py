@@ -188,7 +188,7 @@ ROUTE_SCOPES = {
 }
 
 
-def read_routes(path=os.path.join(TOP, "lib", "dp_routes.c")):
+def read_routes(path=os.path.join(TOP, "lib", "base", "dp_routes.c")):
     """[(METHOD, pattern, scope, handler id)] of the route table, in order; every row must parse.
     (tools/gen-openapi.py reads the table with its own parser, so the tests check it independently.)"""
     with open(path, encoding="utf-8") as f:
@@ -197,10 +197,10 @@ def read_routes(path=os.path.join(TOP, "lib", "dp_routes.c")):
     src = re.sub(r'("(?:[^"\\\n]|\\.)*"|\'(?:[^\'\\\n]|\\.)*\')|/\*.*?\*/|//[^\n]*',
                  lambda m: m.group(1) or " ", src, flags=re.S)
     table = re.search(r"dp_routes\[\]\s*=\s*\{(.*?)\n\};", src, re.S)
-    assert table, "cannot find the dp_routes[] table in lib/dp_routes.c"
+    assert table, "cannot find the dp_routes[] table in lib/base/dp_routes.c"
     rows = re.findall(r'\{\s*"([A-Z]+)"\s*,\s*"([^"]+)"\s*,\s*([A-Za-z_]+)\s*,\s*"([^"]+)"\s*\}', table.group(1))
     assert len(rows) == len(re.findall(r"^\s*\{", table.group(1), re.M)), \
-        "a route row in lib/dp_routes.c did not parse"
+        "a route row in lib/base/dp_routes.c did not parse"
     for m, pat, scope, hid in rows:
         assert scope in ROUTE_SCOPES, f"unknown scope macro {scope} for {m} {pat}"
     return [(m, pat, ROUTE_SCOPES[scope], hid) for m, pat, scope, hid in rows]

@@ -1,4 +1,4 @@
-"""Hostile input, systematically: every route of lib/dp_routes.c (parsed from the C table, so new
+"""Hostile input, systematically: every route of lib/base/dp_routes.c (parsed from the C table, so new
 routes are covered as they land) gets a table of hostile inputs — wrong types, huge and negative
 numbers, 10 kB strings, NUL bytes, invalid UTF-8, JSON nested 1000 deep, duplicate keys, path
 traversal in ids, CR/LF in values that end up in headers (registry auth), bad query values — and
