@@ -312,7 +312,7 @@ static const char *set_limits(cmd_parms *cmd, void *dc, const char *d, const cha
         char *end;
         double x;
         if (!strcmp(name, "DockpayMemoryLimit")) {
-            if (dp_dk_parse_memory(&v[i], in[i]) != APR_SUCCESS || v[i] < 6 * 1024 * 1024) {
+            if (dp_parse_size(&v[i], in[i]) != APR_SUCCESS || v[i] < 6 * 1024 * 1024) {
                 return apr_psprintf(cmd->pool, "%s: '%s' is not a memory size of at least 6m (e.g. 512m, 8g)",
                                     name, in[i]);
             }

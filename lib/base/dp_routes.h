@@ -3,6 +3,7 @@
 #define DP_ROUTES_H
 
 #include "dp_router.h"
+#include "dp_auth.h"   /* DP_SCOPE_* */
 
 /* The route table and its length. */
 extern const dp_route_t dp_routes[];

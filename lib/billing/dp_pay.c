@@ -6,7 +6,7 @@
 #include <openssl/evp.h>
 
 #include "dp_pay.h"
-#include "dp_sub.h"
+#include "dp_store_sub.h"
 #include "dp_store_pay.h"
 #include "dp_json.h"
 #include "dp_log.h"
@@ -1016,8 +1016,8 @@ static const char *webhook_apply(const char **pdetail, dp_problem_t **pprob, apr
     }
     /* a scheduled payment's result also updates its schedule (subscriptions, idempotent) */
     if ((!strcmp(outcome, "applied") || !strcmp(outcome, "stale"))
-        && (*prv = dp_sub_on_payment(pprob, e->db, mu, dp_json_get_str(pay, "imp_uid"),
-                                     dp_json_get_str(pay, "status"))) != APR_SUCCESS) {
+        && (*prv = dp_store_sub_on_payment(pprob, e->db, mu, dp_json_get_str(pay, "imp_uid"),
+                                           dp_json_get_str(pay, "status"))) != APR_SUCCESS) {
         return "pending";
     }
     if ((!strcmp(outcome, "amount_mismatch") || !strcmp(outcome, "currency_mismatch")) && e->auto_cancel) {

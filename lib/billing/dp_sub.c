@@ -880,28 +880,6 @@ apr_status_t dp_sub_list_schedules(json_object **pitems, dp_problem_t **pprob,
     return APR_SUCCESS;
 }
 
-/* Applies a payment result to a schedule. */
-apr_status_t dp_sub_on_payment(dp_problem_t **pprob, dp_db_t *db, const char *merchant_uid,
-                               const char *imp_uid, const char *status)
-{
-    int paid;
-
-    if (status == NULL || merchant_uid == NULL) {
-        return APR_SUCCESS;
-    }
-    if (!strcmp(status, "paid")) {
-        paid = 1;
-    }
-    else if (!strcmp(status, "failed")) {
-        paid = 0;
-    }
-    else {
-        return APR_SUCCESS;
-    }
-    return dp_store_sub_schedule_result(NULL, pprob, db, merchant_uid, imp_uid, paid,
-                                        (apr_int64_t)apr_time_sec(apr_time_now()));
-}
-
 /* Lists the local billing keys with their schedules. */
 apr_status_t dp_sub_list(json_object **pout, dp_problem_t **pprob, const dp_sub_env_t *env,
                          int page, int limit)

@@ -139,7 +139,4 @@ int dp_dk_valid_id(const char *s);
 /* True for a volume name Docker accepts: [a-zA-Z0-9][a-zA-Z0-9_.-]+, ≤ 255. */
 int dp_dk_valid_volume_name(const char *s);
 
-/* Parses a memory size ("256m", "1g", "1.5G", "512kb", "1048576") into bytes. */
-apr_status_t dp_dk_parse_memory(apr_int64_t *pbytes, const char *s);
-
 #endif
