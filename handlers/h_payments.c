@@ -12,7 +12,7 @@
 
 #define MAX_AMOUNT APR_INT64_C(10000000000000)   /* 10^13 KRW */
 
-/* PortOne's published webhook source addresses (portone-v1.md section 5). */
+/* PortOne's published webhook source addresses (docs/portone-v1.md §5). */
 static const char *const portone_webhook_ips[] = { "52.78.100.19", "52.78.48.223", "52.78.5.241", NULL };
 
 /* Creates the PortOne client of server s. */

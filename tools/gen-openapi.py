@@ -3,7 +3,7 @@
 
 The paths, methods, scopes and operationIds come from the route table in lib/base/dp_routes.c (the
 source of truth); everything else (parameters, bodies, responses) comes from the tables below,
-which follow docs/../API.md (the contract). A route without an entry in OPS, or an entry without
+which follow docs/api.md (the contract). A route without an entry in OPS, or an entry without
 a route, is an error, so the document cannot silently drift from the routes.
 
     tools/gen-openapi.py            rewrite openapi.json in the top folder

@@ -1,4 +1,4 @@
-/* dp_routes: the API's route table (the contract of spec/API.md, mirrored by openapi.json). */
+/* dp_routes: the API's route table (the contract of docs/api.md, mirrored by openapi.json). */
 #ifndef DP_ROUTES_H
 #define DP_ROUTES_H
 

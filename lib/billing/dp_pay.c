@@ -43,7 +43,7 @@ int dp_pay_status_advances(const char *cur, const char *next)
 
 typedef struct { const char *code, *name; } bank_t;
 
-/* KFTC standard codes (portone-v1.md section 7.1): banks and securities companies. */
+/* KFTC standard codes (docs/portone-v1.md §7.1): banks and securities companies. */
 static const bank_t banks[] = {
     { "002", "KDB Sanup" }, { "003", "IBK Kiup" }, { "004", "KB Kookmin" }, { "005", "KEB Oehwan" },
     { "007", "Suhyup" }, { "011", "NH Nonghyup" }, { "012", "Local Nonghyup/Chukhyup" },

@@ -22,7 +22,7 @@ int dp_pay_status_rank(const char *status);
 int dp_pay_status_advances(const char *cur, const char *next);
 
 /* Normalises a bank code (3-digit KFTC "004", 2-digit "04", or "BK04") to the 3-digit code of
- * the table of portone-v1.md section 7 (in p), or NULL when it is none of them. */
+ * the table of docs/portone-v1.md §7.1 (in p), or NULL when it is none of them. */
 const char *dp_pay_bank_normalise(apr_pool_t *p, const char *code);
 
 /* Returns the bank's name for a 3-digit code, or NULL. */

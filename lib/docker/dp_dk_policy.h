@@ -51,7 +51,7 @@ typedef struct dp_dk_policy_t {
 } dp_dk_policy_t;
 
 /* Builds Docker's create body from an API request body: {"docker": {...}, "name"?} (raw, any
- * Docker field) or the simple body of API.md. *pname gets the container name or NULL.
+ * Docker field) or the simple body of docs/api.md §3. *pname gets the container name or NULL.
  * 400 for malformed input (wrong type, unknown field), 422 for invalid values (naming the
  * field in the detail and in a "field" member). */
 apr_status_t dp_dk_create_body(json_object **pbody, const char **pname, dp_problem_t **pprob,

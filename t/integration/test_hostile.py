@@ -49,7 +49,7 @@ FREE_TEXT = {"reason", "name", "vbank_holder", "compose"}
 # Booleans where the route has no other field to attack: its hostile values are type errors.
 BOOL_FIELDS = {"containers", "images", "volumes", "networks"}
 
-# Query parameters each route reads (spec/API.md) and their kind; hostile values per kind.
+# Query parameters each route reads (docs/api.md) and their kind; hostile values per kind.
 QUERY = {
     "containers.list": {"all": "bool", "status": "str", "label": "str", "name": "str"},
     "containers.create": {"start": "bool", "pull": "bool"},
