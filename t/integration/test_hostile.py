@@ -4,7 +4,7 @@ numbers, 10 kB strings, NUL bytes, invalid UTF-8, JSON nested 1000 deep, duplica
 traversal in ids, CR/LF in values that end up in headers (registry auth), bad query values — and
 each answer must be a 4xx problem+json with X-Request-Id (never 5xx, never HTML), with nothing
 changed in Docker (containers, images, volumes, networks) or in the database (row counts of every
-table but audit_log). Routes that still answer 501 are skipped with the reason."""
+table but audit_log). A route that answers 501 (no handler) fails its case."""
 import json
 import os
 import re
