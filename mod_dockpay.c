@@ -95,6 +95,23 @@ static void add_handlers(apr_pool_t *p, const dp_handler_entry_t *t)
     (void)p;
 }
 
+/* Every route of the table has a handler (no 501 is reachable): logs each route without one and
+ * returns the number of them. */
+static int routes_without_handler(server_rec *s)
+{
+    apr_size_t i;
+    int missing = 0;
+
+    for (i = 0; i < dp_routes_count; ++i) {
+        if (apr_hash_get(handler_map, dp_routes[i].id, APR_HASH_KEY_STRING) == NULL) {
+            ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, "dockpay: the route %s %s (%s) has no handler "
+                         "in any handler table", dp_routes[i].method, dp_routes[i].pattern, dp_routes[i].id);
+            ++missing;
+        }
+    }
+    return missing;
+}
+
 /* The payments-table change count shared by every child (anonymous shared memory made before
  * the children fork); see dp_store_pay_set_counter. NULL, logged, when it cannot be made. */
 static volatile apr_uint32_t *shared_counter(server_rec *s, apr_pool_t *pconf)
@@ -135,6 +152,9 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, s
     add_handlers(pconf, dp_payment_handlers);
     add_handlers(pconf, dp_subscription_handlers);
     add_handlers(pconf, dp_audit_handlers);   /* idem */
+    if (routes_without_handler(s) > 0) {
+        return HTTP_INTERNAL_SERVER_ERROR;   /* a build error: the route table and handlers differ */
+    }
     if ((pay_changes = shared_counter(s, pconf)) == NULL) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -309,7 +329,7 @@ static int dockpay_handler(request_rec *r)
         }
     }
     fn = handler_map ? apr_hash_get(handler_map, q->route->id, APR_HASH_KEY_STRING) : NULL;
-    if (fn == NULL) {
+    if (fn == NULL) {   /* not reached: post_config refuses to start with a route without a handler */
         return dp_fail(q, 501, "not_implemented", "the route %s %s is not implemented yet",
                        q->route->method, q->route->pattern);
     }

@@ -609,7 +609,7 @@ def main():
                  "may be up to a second old (a used snapshot is reloaded every 0.8 s; an older one is not served).")
         n.append("**`/health`** checks Docker (`/_ping`) and MariaDB (a ping on a pooled connection) at most "
                  "once per `DockpayHealthCache` seconds (default 1) in each process and answers the other calls "
-                 "from that check (lib/dp_memo.c); so it is a module-only route except once a second. "
+                 "from that check (lib/base/dp_memo.c); so it is a module-only route except once a second. "
                  f"Checking on every call (`DockpayHealthCache 0`) gives {fmt(med['health_nomemo'])} req/s "
                  f"({med['health_nomemo'] / med['trivial']:.2f}× the trivial handler): two round trips per call.")
         n.append("**`GET /payments` page:** a page computed by a process is answered again for up to "

@@ -239,7 +239,7 @@ static const char *parse_memory_limit(dp_conf_t *c, apr_pool_t *p, const dp_conf
     int i;
 
     for (i = 0; i < 2; ++i) {
-        if (dp_dk_parse_memory(&v[i], in[i]) != APR_SUCCESS || v[i] < 6 * 1024 * 1024) {
+        if (dp_parse_size(&v[i], in[i]) != APR_SUCCESS || v[i] < 6 * 1024 * 1024) {
             return apr_psprintf(p, "%s: '%s' is not a memory size of at least 6m (e.g. 512m, 8g)", row->name,
                                 in[i]);
         }

@@ -69,7 +69,7 @@ typedef struct dp_req_t {
 typedef int dp_handler_fn(dp_req_t *q);
 
 typedef struct dp_handler_entry_t {
-    const char *id;                 /* route id in lib/dp_routes.c */
+    const char *id;                 /* route id in lib/base/dp_routes.c */
     dp_handler_fn *fn;
 } dp_handler_entry_t;
 

@@ -1,6 +1,6 @@
 /* h_owner: object ownership and per-key quotas on the httpd side. A non-admin key sees and
  * acts only on the engine objects labelled dockpay.key=<its name>; others answer 404 as if
- * missing. Quotas are counted from the engine under a per-key lock (lib/dp_dk_quota.h). */
+ * missing. Quotas are counted from the engine under a per-key lock (lib/docker/dp_dk_quota.h). */
 #ifndef H_OWNER_H
 #define H_OWNER_H
 

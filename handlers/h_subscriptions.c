@@ -1,4 +1,4 @@
-/* h_subscriptions: billing keys, charge-now and scheduled payments (lib/dp_sub.h does the work).
+/* h_subscriptions: billing keys, charge-now and scheduled payments (lib/billing/dp_sub.h does the work).
  * Bodies are validated completely before PortOne or the database is touched. */
 #include <apr_time.h>
 

@@ -1,4 +1,4 @@
-/* h_watch: the event-fed container list on the httpd side (see h_watch.h and lib/dp_dk_watch.h
+/* h_watch: the event-fed container list on the httpd side (see h_watch.h and lib/docker/dp_dk_watch.h
  * for the rules that keep it equal to what the engine would answer). */
 #include <string.h>
 #include <httpd.h>

@@ -8,7 +8,7 @@ from the test machines.  Python 3 standard library only.
         --imp-key KEY --imp-secret SECRET [--token-ttl 1800] \
         [--tls-cert CERT.pem --tls-key KEY.pem] [--webhook-url URL] [--log FILE]
 
-Behaviour follows /work/shared/spec/portone-v1.md (sections 1-7).  Test-only
+Behaviour follows docs/portone-v1.md §1-§7.  Test-only
 control routes live under /__control/ (see t/fake/README.md).
 
 Secrets: the fake never logs request bodies, headers, tokens or imp_secret
@@ -37,7 +37,7 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 # --------------------------------------------------------------------------
-# Reference data (portone-v1.md section 7)
+# Reference data (docs/portone-v1.md §7)
 # --------------------------------------------------------------------------
 
 BANKS = {
@@ -327,7 +327,7 @@ class State:
             if uid not in self.payments:
                 return uid
 
-    # -- tokens (portone-v1.md 1.2) --
+    # -- tokens (docs/portone-v1.md §1.2) --
     def get_token(self, now):
         t = self.token
         if t and now < t["expired_at"]:

@@ -7,6 +7,7 @@ Used three ways:
   python3 t/harness.py run   [--root DIR]          start everything for `./dev run` (kept running)
   python3 t/harness.py stop  [--root DIR]          stop what `run` started
   python3 t/harness.py test  --build DIR [-- ARGS] start in temp folders, run Check + pytest, stop
+  python3 t/harness.py lint-tests                   fail on assertions that cannot fail (./dev test runs it first)
 and imported by t/integration/conftest.py (Stack.attach) so tests can stop and start services.
 Standard library only.
 
@@ -189,7 +190,7 @@ ROUTE_SCOPES = {
 }
 
 
-def read_routes(path=os.path.join(TOP, "lib", "dp_routes.c")):
+def read_routes(path=os.path.join(TOP, "lib", "base", "dp_routes.c")):
     """[(METHOD, pattern, scope, handler id)] of the route table, in order; every row must parse.
     (tools/gen-openapi.py reads the table with its own parser, so the tests check it independently.)"""
     with open(path, encoding="utf-8") as f:
@@ -198,10 +199,10 @@ def read_routes(path=os.path.join(TOP, "lib", "dp_routes.c")):
     src = re.sub(r'("(?:[^"\\\n]|\\.)*"|\'(?:[^\'\\\n]|\\.)*\')|/\*.*?\*/|//[^\n]*',
                  lambda m: m.group(1) or " ", src, flags=re.S)
     table = re.search(r"dp_routes\[\]\s*=\s*\{(.*?)\n\};", src, re.S)
-    assert table, "cannot find the dp_routes[] table in lib/dp_routes.c"
+    assert table, "cannot find the dp_routes[] table in lib/base/dp_routes.c"
     rows = re.findall(r'\{\s*"([A-Z]+)"\s*,\s*"([^"]+)"\s*,\s*([A-Za-z_]+)\s*,\s*"([^"]+)"\s*\}', table.group(1))
     assert len(rows) == len(re.findall(r"^\s*\{", table.group(1), re.M)), \
-        "a route row in lib/dp_routes.c did not parse"
+        "a route row in lib/base/dp_routes.c did not parse"
     for m, pat, scope, hid in rows:
         assert scope in ROUTE_SCOPES, f"unknown scope macro {scope} for {m} {pat}"
     return [(m, pat, ROUTE_SCOPES[scope], hid) for m, pat, scope, hid in rows]
@@ -969,6 +970,78 @@ def cmd_stop(args):
     return 0
 
 
+# Assertions that cannot fail, and tests that hide a missing handler behind a 501: `./dev test`
+# runs this first (python3 t/harness.py lint-tests) and stops on a hit, naming file:line.
+LINT_RULES = [
+    (re.compile(r"\bor\s+True\b"), "'or True' makes the expression always true"),
+    (re.compile(r"^\s*assert\s+(True|1|\"[^\"]*\"|'[^']*')\s*(,|$)"), "an assert of a constant cannot fail"),
+    (re.compile(r"\bif\b.*\b(status|status_code)\s*==\s*501\b"), "branches on a 501 (a route without a handler) instead of failing"),
+    (re.compile(r"\b(status|status_code)\s+in\s*[(\[{][^)\]}]*\b501\b"), "accepts a 501 (a route without a handler) as an answer"),
+    (re.compile(r"pytest\.(skip|xfail)\(.*\b501\b"), "skips on a 501 (a route without a handler)"),
+]
+
+
+def lint_tests(top=TOP):
+    """Returns 'file:line: why: text' for every test line a LINT_RULES pattern matches (code only:
+    comments and docstring lines are not read as code)."""
+    hits = []
+    for d in ("t", "bench"):
+        for dirpath, dirnames, files in os.walk(os.path.join(top, d)):
+            dirnames[:] = [x for x in dirnames if x not in ("corpus", "__pycache__")]
+            for name in sorted(files):
+                if not name.endswith(".py") or (d, name) == ("t", "harness.py"):
+                    continue   # (this file holds the rules and their self-test)
+                path = os.path.join(dirpath, name)
+                rel = os.path.relpath(path, top)
+                with open(path, encoding="utf-8", errors="replace") as f:
+                    lines = f.read().split("\n")
+                in_doc = None
+                for no, line in enumerate(lines, 1):
+                    code = line.split("#", 1)[0] if "#" in line and '"' not in line and "'" not in line else line
+                    stripped = code.strip()
+                    if in_doc:
+                        if in_doc in stripped:
+                            in_doc = None
+                        continue
+                    for q in ('"""', "'''"):
+                        if stripped.startswith(q) or stripped.startswith("r" + q):
+                            if stripped.count(q) == 1:
+                                in_doc = q
+                            stripped = ""
+                            break
+                    if not stripped or stripped.startswith("#"):
+                        continue
+                    for rx, why in LINT_RULES:
+                        if rx.search(code):
+                            hits.append(f"{rel}:{no}: {why}: {stripped}")
+    return hits
+
+
+def lint_self_test():
+    """The rules catch each kind they name (and leave the honest forms alone)."""
+    bad = ['assert r.headers.get("Retry-After") or True', "assert True", "    if r.status_code == 501:",
+           "assert r.status_code in (200, 501)", 'pytest.skip("answers 501")']
+    good = ["assert r.status_code != 501", "return r.status_code == 501", "assert r.status_code in (200, 204)"]
+    for line in bad:
+        if not any(rx.search(line) for rx, _ in LINT_RULES):
+            raise DevError(f"lint-tests self-test: not caught: {line}")
+    for line in good:
+        if any(rx.search(line) for rx, _ in LINT_RULES):
+            raise DevError(f"lint-tests self-test: an honest line is caught: {line}")
+
+
+def cmd_lint_tests(args):
+    lint_self_test()
+    hits = lint_tests()
+    for h in hits:
+        print(h, file=sys.stderr)
+    if hits:
+        log(f"lint-tests: {len(hits)} assertion(s) that cannot fail or that hide a 501 (fix them first)")
+        return 1
+    log("lint-tests: no assertion that cannot fail, no test that skips on 501")
+    return 0
+
+
 def cmd_test(args):
     root = tempfile.mkdtemp(prefix="dpt-", dir="/tmp")
     st = Stack(root, args.build, sanitize=args.sanitize)
@@ -1015,8 +1088,9 @@ def main():
     t.add_argument("--build", required=True)
     t.add_argument("--sanitize", action="store_true")
     t.add_argument("pytest_args", nargs="*")
+    sub.add_parser("lint-tests")
     args = ap.parse_args()
-    fn = {"run": cmd_run, "stop": cmd_stop, "test": cmd_test}[args.cmd]
+    fn = {"run": cmd_run, "stop": cmd_stop, "test": cmd_test, "lint-tests": cmd_lint_tests}[args.cmd]
     try:
         return fn(args)
     except DevError as e:

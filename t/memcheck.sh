@@ -27,7 +27,7 @@ log "pytest exit status under valgrind: $prc (informational)"
 
 exec /usr/bin/python3 - "$VDIR" <<'PY'
 import glob, re, sys
-OURS = re.compile(r"mod_dockpay|libdockpay|\bdp_[a-z0-9_]+|dockpay_[a-z0-9_]+|/handlers/|/lib/dp_")
+OURS = re.compile(r"mod_dockpay|libdockpay|\bdp_[a-z0-9_]+|dockpay_[a-z0-9_]+|/handlers/|/lib/[a-z]+/dp_")
 logs = sorted(glob.glob(sys.argv[1] + "/vg.*.log"))
 if not logs:
     print("[memcheck] no valgrind report found"); sys.exit(1)

@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """gen-openapi.py: writes openapi.json (OpenAPI 3.1.0) for mod_dockpay.
 
-The paths, methods, scopes and operationIds come from the route table in lib/dp_routes.c (the
+The paths, methods, scopes and operationIds come from the route table in lib/base/dp_routes.c (the
 source of truth); everything else (parameters, bodies, responses) comes from the tables below,
-which follow docs/../API.md (the contract). A route without an entry in OPS, or an entry without
+which follow docs/api.md (the contract). A route without an entry in OPS, or an entry without
 a route, is an error, so the document cannot silently drift from the routes.
 
     tools/gen-openapi.py            rewrite openapi.json in the top folder
@@ -19,7 +19,7 @@ import re
 import sys
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-ROUTES_C = os.path.join(TOP, "lib", "dp_routes.c")
+ROUTES_C = os.path.join(TOP, "lib", "base", "dp_routes.c")
 OUT = os.path.join(TOP, "openapi.json")
 VERSION = "0.1.0"
 
@@ -681,7 +681,7 @@ SCHEMAS = {
 }
 
 # ------------------------------------------------------------------------------------------------
-# operations, keyed by the handler id of lib/dp_routes.c
+# operations, keyed by the handler id of lib/base/dp_routes.c
 
 STREAM_NOTE = ("The stream ends when the client goes away (or the container stops / `until` passes); "
                "after output has started an error is sent as the stream's last message, never as an HTTP "
@@ -1590,7 +1590,7 @@ def build(routes):
     if missing or extra:
         raise SystemExit("gen-openapi: routes without an entry: %s; entries without a route: %s" % (missing, extra))
     if len(set(ids)) != len(ids):
-        raise SystemExit("gen-openapi: duplicate handler ids in lib/dp_routes.c")
+        raise SystemExit("gen-openapi: duplicate handler ids in lib/base/dp_routes.c")
     paths = {}
     for method, pattern, scope, hid in routes:
         item = paths.setdefault(oas_path(pattern), {})

@@ -186,7 +186,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         char *s = fuzz_str(p, data, size);
         apr_int64_t bytes;
         check_path(p, s);
-        if (dp_dk_parse_memory(&bytes, s) == APR_SUCCESS && bytes < 0) {
+        if (dp_parse_size(&bytes, s) == APR_SUCCESS && bytes < 0) {
             abort();
         }
         (void)dp_dk_valid_id(s);

@@ -1,5 +1,5 @@
 /* fuzz_subs: the subscription POST/DELETE bodies (billing key with card data, charge-now,
- * schedule, unschedule) through lib/dp_sub.c's parsers. Input: byte 0 picks the parser, the
+ * schedule, unschedule) through lib/billing/dp_sub.c's parsers. Input: byte 0 picks the parser, the
  * rest is the raw body. Checks, besides memory safety: refusals are 400/422 problems; the
  * card number of the request never appears in a problem (details name the field, never a
  * card value) and is wiped from the parsed request afterwards, on success and on failure. */

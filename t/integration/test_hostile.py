@@ -1,10 +1,10 @@
-"""Hostile input, systematically: every route of lib/dp_routes.c (parsed from the C table, so new
+"""Hostile input, systematically: every route of lib/base/dp_routes.c (parsed from the C table, so new
 routes are covered as they land) gets a table of hostile inputs — wrong types, huge and negative
 numbers, 10 kB strings, NUL bytes, invalid UTF-8, JSON nested 1000 deep, duplicate keys, path
 traversal in ids, CR/LF in values that end up in headers (registry auth), bad query values — and
 each answer must be a 4xx problem+json with X-Request-Id (never 5xx, never HTML), with nothing
 changed in Docker (containers, images, volumes, networks) or in the database (row counts of every
-table but audit_log). Routes that still answer 501 are skipped with the reason."""
+table but audit_log). A route that answers 501 (no handler) fails its case."""
 import json
 import os
 import re
@@ -49,7 +49,7 @@ FREE_TEXT = {"reason", "name", "vbank_holder", "compose"}
 # Booleans where the route has no other field to attack: its hostile values are type errors.
 BOOL_FIELDS = {"containers", "images", "volumes", "networks"}
 
-# Query parameters each route reads (spec/API.md) and their kind; hostile values per kind.
+# Query parameters each route reads (docs/api.md) and their kind; hostile values per kind.
 QUERY = {
     "containers.list": {"all": "bool", "status": "str", "label": "str", "name": "str"},
     "containers.create": {"start": "bool", "pull": "bool"},

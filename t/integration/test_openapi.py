@@ -1,6 +1,6 @@
 """The OpenAPI document, the route table and the configuration docs stay in step.
 
-- openapi.json and lib/dp_routes.c agree exactly: the same (METHOD, path) pairs (the greedy tail
+- openapi.json and lib/base/dp_routes.c agree exactly: the same (METHOD, path) pairs (the greedy tail
   `{x+}` written `{x}`), operationId = handler id, x-scope = the route's scope, security [] on the
   open routes only;
 - the module serves the repo's openapi.json at GET /openapi.json (without a key);
@@ -20,7 +20,7 @@ import pytest
 from harness import read_routes
 
 TOP = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
-ROUTES_C = os.path.join(TOP, "lib", "dp_routes.c")
+ROUTES_C = os.path.join(TOP, "lib", "base", "dp_routes.c")
 OPENAPI = os.path.join(TOP, "openapi.json")
 CONF_DEF = os.path.join(TOP, "handlers", "dp_conf.def")
 CONF = os.path.join(TOP, "conf", "dockpay.conf")
@@ -90,7 +90,7 @@ def test_document_basics(doc):
 
 def test_paths_equal_route_table(doc, routes):
     mine = {(m, normalise(pat)) for m, pat, _, _ in routes}
-    assert len(mine) == len(routes), "duplicate (method, path) in lib/dp_routes.c"
+    assert len(mine) == len(routes), "duplicate (method, path) in lib/base/dp_routes.c"
     theirs = set(operations(doc))
     assert not mine - theirs, f"routes missing from openapi.json: {sorted(mine - theirs)}"
     assert not theirs - mine, f"operations in openapi.json without a route: {sorted(theirs - mine)}"
@@ -185,7 +185,7 @@ def test_document_is_valid_openapi(doc):
 
 
 def test_nesting_within_server_parser_limit(doc):
-    """The module re-parses the file with a depth limit of 32 (lib/dp_json.h)."""
+    """The module re-parses the file with a depth limit of 32 (lib/base/dp_json.h)."""
     def depth(o):
         if isinstance(o, dict):
             return 1 + max([depth(v) for v in o.values()] + [0])

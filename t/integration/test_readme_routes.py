@@ -1,4 +1,4 @@
-"""README.md and README.ko.md stay in step with the route table (lib/dp_routes.c): both hold the
+"""README.md and README.ko.md stay in step with the route table (lib/base/dp_routes.c): both hold the
 same route index (method, path, scope), and README.ko.md has a curl example for every route whose
 method, path and key header match the route. Reads files only; no request is made."""
 import os

@@ -1,7 +1,7 @@
 """Secrets never leave: requests that carry secrets (registry passwords, card data, bad and good
 API keys) get answers and log lines without them, and the scan the harness runs after the whole
 suite (t/harness.py scan_secrets: error/access logs, database dump, every captured response) is
-clean at this point too. Routes that still answer 501 are skipped."""
+clean at this point too."""
 import time
 
 import pytest

@@ -194,22 +194,22 @@ START_TEST(create_memory_sizes)
 {
     apr_int64_t b;
 
-    ck_assert_int_eq(dp_dk_parse_memory(&b, "256m"), APR_SUCCESS);
+    ck_assert_int_eq(dp_parse_size(&b, "256m"), APR_SUCCESS);
     ck_assert_int_eq(b, 268435456);
-    ck_assert_int_eq(dp_dk_parse_memory(&b, "1g"), APR_SUCCESS);
+    ck_assert_int_eq(dp_parse_size(&b, "1g"), APR_SUCCESS);
     ck_assert_int_eq(b, 1073741824);
-    ck_assert_int_eq(dp_dk_parse_memory(&b, "1.5G"), APR_SUCCESS);
+    ck_assert_int_eq(dp_parse_size(&b, "1.5G"), APR_SUCCESS);
     ck_assert_int_eq(b, 1610612736);
-    ck_assert_int_eq(dp_dk_parse_memory(&b, "512kb"), APR_SUCCESS);
+    ck_assert_int_eq(dp_parse_size(&b, "512kb"), APR_SUCCESS);
     ck_assert_int_eq(b, 524288);
-    ck_assert_int_eq(dp_dk_parse_memory(&b, "10485760"), APR_SUCCESS);
+    ck_assert_int_eq(dp_parse_size(&b, "10485760"), APR_SUCCESS);
     ck_assert_int_eq(b, 10485760);
-    ck_assert_int_eq(dp_dk_parse_memory(&b, "12b"), APR_SUCCESS);
-    ck_assert_int_eq(dp_dk_parse_memory(&b, "m"), APR_EINVAL);
-    ck_assert_int_eq(dp_dk_parse_memory(&b, "1mm"), APR_EINVAL);
-    ck_assert_int_eq(dp_dk_parse_memory(&b, " 1m"), APR_EINVAL);
-    ck_assert_int_eq(dp_dk_parse_memory(&b, "0x10"), APR_EINVAL);
-    ck_assert_int_eq(dp_dk_parse_memory(&b, "99999999999t"), APR_EINVAL);
+    ck_assert_int_eq(dp_parse_size(&b, "12b"), APR_SUCCESS);
+    ck_assert_int_eq(dp_parse_size(&b, "m"), APR_EINVAL);
+    ck_assert_int_eq(dp_parse_size(&b, "1mm"), APR_EINVAL);
+    ck_assert_int_eq(dp_parse_size(&b, " 1m"), APR_EINVAL);
+    ck_assert_int_eq(dp_parse_size(&b, "0x10"), APR_EINVAL);
+    ck_assert_int_eq(dp_parse_size(&b, "99999999999t"), APR_EINVAL);
 }
 END_TEST
 

@@ -1,4 +1,4 @@
-/* Unit tests: subscription request validation, card-data hygiene and masking (lib/dp_sub.c). */
+/* Unit tests: subscription request validation, card-data hygiene and masking (lib/billing/dp_sub.c). */
 #include <string.h>
 #include <stdlib.h>
 #include <apr_strings.h>

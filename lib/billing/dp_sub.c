@@ -881,28 +881,6 @@ apr_status_t dp_sub_list_schedules(json_object **pitems, dp_problem_t **pprob,
     return APR_SUCCESS;
 }
 
-/* Applies a payment result to a schedule. */
-apr_status_t dp_sub_on_payment(dp_problem_t **pprob, dp_db_t *db, const char *merchant_uid,
-                               const char *imp_uid, const char *status)
-{
-    int paid;
-
-    if (status == NULL || merchant_uid == NULL) {
-        return APR_SUCCESS;
-    }
-    if (dp_pay_status_of(status) == DP_PAY_PAID) {
-        paid = 1;
-    }
-    else if (dp_pay_status_of(status) == DP_PAY_FAILED) {
-        paid = 0;
-    }
-    else {
-        return APR_SUCCESS;
-    }
-    return dp_store_sub_schedule_result(NULL, pprob, db, merchant_uid, imp_uid, paid,
-                                        (apr_int64_t)apr_time_sec(apr_time_now()));
-}
-
 /* Lists the local billing keys with their schedules. */
 apr_status_t dp_sub_list(json_object **pout, dp_problem_t **pprob, const dp_sub_env_t *env,
                          int page, int limit)

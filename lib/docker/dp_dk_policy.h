@@ -51,7 +51,7 @@ typedef struct dp_dk_policy_t {
 } dp_dk_policy_t;
 
 /* Builds Docker's create body from an API request body: {"docker": {...}, "name"?} (raw, any
- * Docker field) or the simple body of API.md. *pname gets the container name or NULL.
+ * Docker field) or the simple body of docs/api.md §3. *pname gets the container name or NULL.
  * 400 for malformed input (wrong type, unknown field), 422 for invalid values (naming the
  * field in the detail and in a "field" member). */
 apr_status_t dp_dk_create_body(json_object **pbody, const char **pname, dp_problem_t **pprob,
@@ -138,8 +138,5 @@ int dp_dk_valid_id(const char *s);
 
 /* True for a volume name Docker accepts: [a-zA-Z0-9][a-zA-Z0-9_.-]+, ≤ 255. */
 int dp_dk_valid_volume_name(const char *s);
-
-/* Parses a memory size ("256m", "1g", "1.5G", "512kb", "1048576") into bytes. */
-apr_status_t dp_dk_parse_memory(apr_int64_t *pbytes, const char *s);
 
 #endif

@@ -15,7 +15,6 @@
 #include <apr_time.h>
 
 #include "dp_portone.h"
-#include "dp_pay.h"
 #include "dp_json.h"
 #include "dp_log.h"
 

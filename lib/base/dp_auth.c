@@ -8,7 +8,6 @@
 
 #include "dp_auth.h"
 #include "dp_util.h"
-#include "dp_dk_policy.h"
 
 struct dp_keyring_t {
     apr_array_header_t *keys;  /* of dp_key_t */
@@ -182,7 +181,7 @@ apr_status_t dp_quota_parse_item(dp_quota_t *q, const char *item)
     else if (n == 4 && !strncmp(item, "cpus", n)) dst = &q->nanocpus;
     else return APR_EINVAL;
     if (strcmp(v, "unlimited")) {
-        rv = dst == &q->memory ? dp_dk_parse_memory(&val, v)
+        rv = dst == &q->memory ? dp_parse_size(&val, v)
            : dst == &q->nanocpus ? parse_cpus(&val, v) : parse_count(&val, v);
     }
     if (rv == APR_SUCCESS) {

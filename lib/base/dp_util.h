@@ -43,4 +43,8 @@ int dp_utf8_valid(const char *s, apr_size_t len);
  * control characters become '?', cut to at most maxbytes on a character boundary. */
 char *dp_str_clean(apr_pool_t *p, const char *s, apr_size_t maxbytes);
 
+/* Parses a size ("256m", "1g", "1.5G", "512kb", "1048576"; k/m/g/t are powers of 1024, an
+ * optional trailing b) into bytes, at most 2^62; APR_EINVAL otherwise. */
+apr_status_t dp_parse_size(apr_int64_t *pbytes, const char *s);
+
 #endif

@@ -7,18 +7,10 @@
 
 #include "dp_util.h"
 
-/* Scopes a key can hold; admin implies all. */
-#define DP_SCOPE_DOCKER_READ    0x01
-#define DP_SCOPE_DOCKER_WRITE   0x02
-#define DP_SCOPE_PAYMENTS_READ  0x04
-#define DP_SCOPE_PAYMENTS_WRITE 0x08
-#define DP_SCOPE_ADMIN          0x10
-#define DP_SCOPE_NONE           0x00  /* route needs no key */
-
 typedef struct dp_route_t {
     const char *method;   /* "GET", "POST", "DELETE" */
     const char *pattern;  /* "/containers/{id}/logs"; a last segment "{name+}" takes the rest */
-    unsigned scope;       /* DP_SCOPE_* the key needs, or DP_SCOPE_NONE */
+    unsigned scope;       /* DP_SCOPE_* (dp_auth.h) the key needs, or DP_SCOPE_NONE */
     const char *id;       /* handler name, e.g. "containers.logs" */
 } dp_route_t;
 

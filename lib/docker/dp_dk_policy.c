@@ -113,42 +113,6 @@ int dp_dk_valid_volume_name(const char *s)
     return name_chars(s, 255) && s[1] != '\0';
 }
 
-/* Parses a memory size into bytes. */
-apr_status_t dp_dk_parse_memory(apr_int64_t *pbytes, const char *s)
-{
-    char *end;
-    double v;
-    double mul = 1;
-
-    if (s == NULL || !apr_isdigit(s[0])) {
-        return APR_EINVAL;
-    }
-    errno = 0;
-    v = strtod(s, &end);
-    if (errno || end == s) {
-        return APR_EINVAL;
-    }
-    switch (apr_tolower(*end)) {
-    case 'k': mul = 1024.0; ++end; break;
-    case 'm': mul = 1024.0 * 1024; ++end; break;
-    case 'g': mul = 1024.0 * 1024 * 1024; ++end; break;
-    case 't': mul = 1024.0 * 1024 * 1024 * 1024; ++end; break;
-    default: break;
-    }
-    if (apr_tolower(*end) == 'b') {
-        ++end;
-    }
-    if (*end != '\0' || strchr(s, 'e') || strchr(s, 'E') || strchr(s, 'x') || strchr(s, 'X')) {
-        return APR_EINVAL;
-    }
-    v *= mul;
-    if (v < 0 || v > 4611686018427387904.0) {
-        return APR_EINVAL;
-    }
-    *pbytes = (apr_int64_t)v;
-    return APR_SUCCESS;
-}
-
 /* Returns path normalised, or NULL when not absolute. */
 const char *dp_dk_path_normalise(apr_pool_t *p, const char *path)
 {
@@ -699,7 +663,7 @@ static apr_status_t tr_resources(dp_problem_t **pprob, apr_pool_t *p, json_objec
         else if (!is_type(v, json_type_string)) {
             return bad_type(pprob, p, "memory", "must be a string (\"256m\") or a number of bytes");
         }
-        else if (dp_dk_parse_memory(&bytes, json_object_get_string(v)) != APR_SUCCESS) {
+        else if (dp_parse_size(&bytes, json_object_get_string(v)) != APR_SUCCESS) {
             return bad_value(pprob, p, "memory", "'%s' is not a memory size (e.g. 256m, 1g, or bytes)",
                              json_object_get_string(v));
         }

@@ -6,7 +6,7 @@
 #include <openssl/evp.h>
 
 #include "dp_pay.h"
-#include "dp_sub.h"
+#include "dp_store_sub.h"
 #include "dp_store_pay.h"
 #include "dp_json.h"
 #include "dp_log.h"
@@ -62,7 +62,7 @@ int dp_pay_status_advances(const char *cur, const char *next)
 
 typedef struct { const char *code, *name; } bank_t;
 
-/* KFTC standard codes (portone-v1.md section 7.1): banks and securities companies. */
+/* KFTC standard codes (docs/portone-v1.md §7.1): banks and securities companies. */
 static const bank_t banks[] = {
     { "002", "KDB Sanup" }, { "003", "IBK Kiup" }, { "004", "KB Kookmin" }, { "005", "KEB Oehwan" },
     { "007", "Suhyup" }, { "011", "NH Nonghyup" }, { "012", "Local Nonghyup/Chukhyup" },
@@ -1042,7 +1042,7 @@ static dp_pay_outcome_t webhook_apply(const char **pdetail, dp_problem_t **pprob
     }
     /* a scheduled payment's result also updates its schedule (subscriptions, idempotent) */
     if ((outcome == DP_OUTCOME_APPLIED || outcome == DP_OUTCOME_STALE)
-        && (*prv = dp_sub_on_payment(pprob, e->db, mu, dp_json_get_str(pay, "imp_uid"),
+        && (*prv = dp_store_sub_on_payment(pprob, e->db, mu, dp_json_get_str(pay, "imp_uid"),
                                      dp_json_get_str(pay, "status"))) != APR_SUCCESS) {
         return DP_OUTCOME_PENDING;
     }

@@ -264,3 +264,39 @@ char *dp_str_clean(apr_pool_t *p, const char *s, apr_size_t maxbytes)
     out[o] = '\0';
     return out;
 }
+
+/* Parses a size into bytes. */
+apr_status_t dp_parse_size(apr_int64_t *pbytes, const char *s)
+{
+    char *end;
+    double v;
+    double mul = 1;
+
+    if (s == NULL || !apr_isdigit(s[0])) {
+        return APR_EINVAL;
+    }
+    errno = 0;
+    v = strtod(s, &end);
+    if (errno || end == s) {
+        return APR_EINVAL;
+    }
+    switch (apr_tolower(*end)) {
+    case 'k': mul = 1024.0; ++end; break;
+    case 'm': mul = 1024.0 * 1024; ++end; break;
+    case 'g': mul = 1024.0 * 1024 * 1024; ++end; break;
+    case 't': mul = 1024.0 * 1024 * 1024 * 1024; ++end; break;
+    default: break;
+    }
+    if (apr_tolower(*end) == 'b') {
+        ++end;
+    }
+    if (*end != '\0' || strchr(s, 'e') || strchr(s, 'E') || strchr(s, 'x') || strchr(s, 'X')) {
+        return APR_EINVAL;
+    }
+    v *= mul;
+    if (v < 0 || v > 4611686018427387904.0) {
+        return APR_EINVAL;
+    }
+    *pbytes = (apr_int64_t)v;
+    return APR_SUCCESS;
+}

@@ -1,6 +1,7 @@
 /* dp_store_sub: billing key and schedule records through labelled statements. */
 #include <string.h>
 #include <apr_strings.h>
+#include <apr_time.h>
 
 #include "dp_store_sub.h"
 #include "dp_json.h"
@@ -204,4 +205,26 @@ apr_status_t dp_store_sub_schedule_result(int *pnrows, dp_problem_t **pprob, dp_
     args[2] = merchant_uid;
     args[3] = imp_uid;
     return dp_store_exec(pnrows, pprob, db, paid ? "sub_schedule_paid" : "sub_schedule_failed", args);
+}
+
+/* Applies a payment result to a schedule. */
+apr_status_t dp_store_sub_on_payment(dp_problem_t **pprob, dp_db_t *db, const char *merchant_uid,
+                                     const char *imp_uid, const char *status)
+{
+    int paid;
+
+    if (status == NULL || merchant_uid == NULL) {
+        return APR_SUCCESS;
+    }
+    if (!strcmp(status, "paid")) {
+        paid = 1;
+    }
+    else if (!strcmp(status, "failed")) {
+        paid = 0;
+    }
+    else {
+        return APR_SUCCESS;
+    }
+    return dp_store_sub_schedule_result(NULL, pprob, db, merchant_uid, imp_uid, paid,
+                                        (apr_int64_t)apr_time_sec(apr_time_now()));
 }

@@ -55,7 +55,7 @@ int dp_pay_status_rank(const char *status);
 int dp_pay_status_advances(const char *cur, const char *next);
 
 /* Normalises a bank code (3-digit KFTC "004", 2-digit "04", or "BK04") to the 3-digit code of
- * the table of portone-v1.md section 7 (in p), or NULL when it is none of them. */
+ * the table of docs/portone-v1.md §7.1 (in p), or NULL when it is none of them. */
 const char *dp_pay_bank_normalise(apr_pool_t *p, const char *code);
 
 /* Returns the bank's name for a 3-digit code, or NULL. */
@@ -95,14 +95,6 @@ dp_verify_t dp_pay_decide(apr_int64_t *pexpected, const apr_int64_t *prepared,
 
 /* True when a mismatching payment in PortOne status status is to be cancelled. */
 int dp_pay_should_cancel(dp_verify_t v, const char *status, int auto_cancel);
-
-/* Maps one PortOne answer (HTTP status and body) to its "response" member or a problem: the
- * mapping dp_portone_call applies (implemented in dp_portone.c; exposed for tests). */
-apr_status_t dp_portone_envelope(json_object **presponse, dp_problem_t **pprob, apr_pool_t *p,
-                                 int http_status, const char *body, apr_size_t len);
-
-/* Maps a dp_http_perform failure to a problem: 503 unreachable, 504 timeout, 502 otherwise. */
-apr_status_t dp_portone_transport_problem(dp_problem_t **pprob, apr_pool_t *p, apr_status_t rv);
 
 /* ------------------------------------------------------------------------------------------ */
 /* webhooks */

@@ -487,7 +487,7 @@ static apr_status_t mem_in(apr_int64_t *pbytes, ck_t *c, json_object *v, const c
     if (is(v, json_type_int)) {
         *pbytes = json_object_get_int64(v);
     }
-    else if (!is(v, json_type_string) || dp_dk_parse_memory(pbytes, json_object_get_string(v)) != APR_SUCCESS) {
+    else if (!is(v, json_type_string) || dp_parse_size(pbytes, json_object_get_string(v)) != APR_SUCCESS) {
         return BAD(c, field, "is not a memory size (e.g. 256m, 1g, or bytes)");
     }
     if (*pbytes < 6 * 1024 * 1024) return BAD(c, field, "is below Docker's minimum of 6m");

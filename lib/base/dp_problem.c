@@ -3,7 +3,7 @@
 #include <apr_strings.h>
 
 #include "dp_problem.h"
-#include "dp_json.h"
+#include "dp_json_value.h"
 
 /* Returns the standard reason phrase of an HTTP status. */
 const char *dp_status_phrase(int status)

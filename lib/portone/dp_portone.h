@@ -36,4 +36,12 @@ apr_status_t dp_portone_call(json_object **presponse, dp_problem_t **pprob, dp_p
 /* Returns the getToken calls this process made (tests, benchmarks). */
 long dp_portone_token_fetches(dp_portone_t *c);
 
+/* Maps one PortOne answer (HTTP status and body) to its "response" member or a problem: the
+ * mapping dp_portone_call applies (exposed for tests and fuzzing). */
+apr_status_t dp_portone_envelope(json_object **presponse, dp_problem_t **pprob, apr_pool_t *p,
+                                 int http_status, const char *body, apr_size_t len);
+
+/* Maps a dp_http_perform failure to a problem: 503 unreachable, 504 timeout, 502 otherwise. */
+apr_status_t dp_portone_transport_problem(dp_problem_t **pprob, apr_pool_t *p, apr_status_t rv);
+
 #endif

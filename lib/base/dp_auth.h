@@ -4,7 +4,13 @@
 
 #include <apr_pools.h>
 
-#include "dp_router.h"
+/* Scopes a key can hold; admin implies all. */
+#define DP_SCOPE_DOCKER_READ    0x01
+#define DP_SCOPE_DOCKER_WRITE   0x02
+#define DP_SCOPE_PAYMENTS_READ  0x04
+#define DP_SCOPE_PAYMENTS_WRITE 0x08
+#define DP_SCOPE_ADMIN          0x10
+#define DP_SCOPE_NONE           0x00  /* route needs no key */
 
 /* A quota value not given on the key's line (the server's default applies). */
 #define DP_QUOTA_UNSET (-1)

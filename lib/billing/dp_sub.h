@@ -125,10 +125,4 @@ apr_status_t dp_sub_list_schedules(json_object **pitems, dp_problem_t **pprob,
 apr_status_t dp_sub_list(json_object **pout, dp_problem_t **pprob, const dp_sub_env_t *env,
                          int page, int limit);
 
-/* Applies a payment result reported for merchant_uid (webhook path): "paid" marks its schedule
- * executed, "failed" failed; other statuses and non-schedule merchant_uids change nothing.
- * Idempotent. */
-apr_status_t dp_sub_on_payment(dp_problem_t **pprob, dp_db_t *db, const char *merchant_uid,
-                               const char *imp_uid, const char *status);
-
 #endif
