@@ -28,6 +28,7 @@
 #include "dp_memo.h"
 #include "h_areas.h"
 #include "h_watch.h"
+#include "dp_outbox.h"
 
 module AP_MODULE_DECLARE_DATA dockpay_module;
 
@@ -61,6 +62,8 @@ static void *create_srv_conf(apr_pool_t *p, server_rec *s)
     c->auto_cancel = DP_UNSET;
     c->health_cache = DP_UNSET;
     c->payments_cache = DP_UNSET;
+    /* outbox */
+    c->notify_max_age = c->notify_timeout = c->notify_interval = DP_UNSET;
     dp_quota_unset(&c->quota);
     return c;
 }
@@ -110,6 +113,13 @@ static void *merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE_INT(auto_cancel);
     MERGE_INT(health_cache);
     MERGE_INT(payments_cache);
+    /* outbox */
+    MERGE_PTR(notify_url);
+    MERGE_PTR(notify_secret);
+    MERGE_INT(notify_max_age);
+    MERGE_INT(notify_timeout);
+    MERGE_INT(notify_interval);
+    MERGE_PTR(notify_backoff);
     MERGE_INT(quota.containers);
     MERGE_INT(quota.memory);
     MERGE_INT(quota.nanocpus);
@@ -429,6 +439,94 @@ static const char *set_compose_command(cmd_parms *cmd, void *dc, const char *v)
     return NULL;
 }
 
+/* ---- outbox: DockpayNotify* (branch outbox) ---- */
+
+/* DockpayNotifyURL: an http(s) URL without whitespace. */
+static const char *set_notify_url(cmd_parms *cmd, void *dc, const char *v)
+{
+    dp_conf_t *c = conf_of(cmd->server);
+    apr_size_t i;
+
+    (void)dc;
+    if (strncmp(v, "https://", 8) && strncmp(v, "http://", 7)) {
+        return "DockpayNotifyURL must be an http:// or https:// URL";
+    }
+    for (i = 0; v[i]; ++i) {
+        if ((unsigned char)v[i] <= ' ' || v[i] == 0x7f) {
+            return "DockpayNotifyURL must not hold spaces or control characters";
+        }
+    }
+    c->notify_url = v;
+    return NULL;
+}
+
+/* DockpayNotifySecret whsec_<base64>: checked here, never echoed. */
+static const char *set_notify_secret(cmd_parms *cmd, void *dc, const char *v)
+{
+    dp_conf_t *c = conf_of(cmd->server);
+    unsigned char *key;
+    apr_size_t len;
+
+    (void)dc;
+    if (v[0] == '$' && v[1] == '{' && v[strlen(v) - 1] == '}') {
+        c->notify_secret = NULL;   /* an undefined ${VAR}: no secret */
+        return NULL;
+    }
+    if (dp_outbox_secret(&key, &len, cmd->temp_pool, v) != APR_SUCCESS) {
+        return "DockpayNotifySecret must be whsec_ followed by the base64 of a 16..64 byte key "
+               "(the value is not shown)";
+    }
+    c->notify_secret = v;
+    return NULL;
+}
+
+/* DockpayNotifyMaxAge / DockpayNotifyTimeout / DockpayNotifyInterval DURATION. */
+static const char *set_notify_secs(cmd_parms *cmd, void *dc, const char *v)
+{
+    dp_conf_t *c = conf_of(cmd->server);
+    const char *name = cmd->cmd->name;
+    apr_int64_t secs, max = !strcasecmp(name, "DockpayNotifyMaxAge") ? 90 * 86400
+                            : !strcasecmp(name, "DockpayNotifyTimeout") ? 300 : 3600;
+    int *field = (int *)((char *)c + (apr_size_t)cmd->info);
+    char *val = apr_pstrdup(cmd->pool, v);
+    apr_size_t n = strlen(val);
+    apr_int64_t mult = 1;
+
+    (void)dc;
+    if (n > 1 && strchr("smhd", val[n - 1])) {
+        mult = val[n - 1] == 's' ? 1 : val[n - 1] == 'm' ? 60 : val[n - 1] == 'h' ? 3600 : 86400;
+        val[n - 1] = '\0';
+    }
+    if (dp_parse_int(&secs, val, 1, max) != APR_SUCCESS || secs * mult > max) {
+        return apr_psprintf(cmd->pool, "%s takes a duration from 1s to %" APR_INT64_T_FMT "s "
+                            "(N, Ns, Nm, Nh or Nd), not '%s'", name, max, v);
+    }
+    *field = (int)(secs * mult);
+    return NULL;
+}
+
+/* DockpayNotifyBackoff DURATION...: the waits after failed attempts (the last repeats). */
+static const char *add_notify_backoff(cmd_parms *cmd, void *dc, const char *v)
+{
+    dp_conf_t *c = conf_of(cmd->server);
+    char *val = apr_pstrdup(cmd->pool, v);
+    apr_size_t n = strlen(val);
+    apr_int64_t secs, mult = 1;
+
+    (void)dc;
+    if (n > 1 && strchr("smhd", val[n - 1])) {
+        mult = val[n - 1] == 's' ? 1 : val[n - 1] == 'm' ? 60 : val[n - 1] == 'h' ? 3600 : 86400;
+        val[n - 1] = '\0';
+    }
+    if (dp_parse_int(&secs, val, 1, 86400) != APR_SUCCESS || secs * mult > 86400) {
+        return apr_psprintf(cmd->pool, "DockpayNotifyBackoff takes durations from 1s to 1d, not '%s'", v);
+    }
+    if (c->notify_backoff == NULL) c->notify_backoff = apr_array_make(cmd->pool, 5, sizeof(int));
+    APR_ARRAY_PUSH(c->notify_backoff, int) = (int)(secs * mult);
+    return NULL;
+}
+/* ---- end outbox ---- */
+
 #define OFF(f) (void *)offsetof(dp_conf_t, f)
 
 static const command_rec dockpay_cmds[] = {
@@ -510,6 +608,19 @@ static const command_rec dockpay_cmds[] = {
                   "seconds /health reuses its last dependency check (default 1; 0: every call)"),
     AP_INIT_TAKE1("DockpayPaymentsCache", set_int, OFF(payments_cache), RSRC_CONF,
                   "seconds a GET /payments page is reused unless payments changed (default 1; 0: off)"),
+    /* outbox */
+    AP_INIT_TAKE1("DockpayNotifyURL", set_notify_url, NULL, RSRC_CONF,
+                  "where signed events for the merchant's application are POSTed (default none)"),
+    AP_INIT_TAKE1("DockpayNotifySecret", set_notify_secret, NULL, RSRC_CONF,
+                  "whsec_<base64> secret the events are signed with (use ${ENV})"),
+    AP_INIT_TAKE1("DockpayNotifyMaxAge", set_notify_secs, OFF(notify_max_age), RSRC_CONF,
+                  "how long an event is retried before it is marked failed (default 3d)"),
+    AP_INIT_TAKE1("DockpayNotifyTimeout", set_notify_secs, OFF(notify_timeout), RSRC_CONF,
+                  "how long one delivery may take (default 10s)"),
+    AP_INIT_TAKE1("DockpayNotifyInterval", set_notify_secs, OFF(notify_interval), RSRC_CONF,
+                  "how often pending events are looked for (default 5s)"),
+    AP_INIT_ITERATE("DockpayNotifyBackoff", add_notify_backoff, NULL, RSRC_CONF,
+                    "waits after failed deliveries, the last repeating (default 5s 30s 2m 10m 1h)"),
     { NULL }
 };
 
@@ -590,6 +701,7 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, s
     add_handlers(pconf, dp_engine_handlers);
     add_handlers(pconf, dp_payment_handlers);
     add_handlers(pconf, dp_subscription_handlers);
+    add_handlers(pconf, dp_event_handlers);   /* outbox */
     if ((pay_changes = shared_counter(s, pconf)) == NULL) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -614,6 +726,9 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, s
         proc->pay_changes = pay_changes;
         c->proc = proc;
         if (dp_payments_post_config(sv, c, pconf) != OK) {
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+        if (dp_events_post_config(sv, c, pconf) != OK) {   /* outbox */
             return HTTP_INTERNAL_SERVER_ERROR;
         }
     }

@@ -81,6 +81,13 @@ typedef struct dp_conf_t {
     int auto_cancel;                /* DockpayAutoCancelMismatch, default on */
     int health_cache;               /* DockpayHealthCache seconds, default 1 (0: check every call) */
     int payments_cache;             /* DockpayPaymentsCache seconds, default 1 (0: off) */
+    /* outbox: signed events for the merchant's application (branch outbox) */
+    const char *notify_url;         /* DockpayNotifyURL, default none (events stay pending) */
+    const char *notify_secret;      /* DockpayNotifySecret whsec_... (secret: never logged) */
+    int notify_max_age;             /* DockpayNotifyMaxAge seconds, default 3 days */
+    int notify_timeout;             /* DockpayNotifyTimeout seconds, default 10 */
+    int notify_interval;            /* DockpayNotifyInterval seconds, default 5 */
+    apr_array_header_t *notify_backoff; /* DockpayNotifyBackoff seconds (int), default 5 30 120 600 3600 */
     /* process-wide state, created in post_config/child_init */
     struct dp_proc_t *proc;
 } dp_conf_t;
@@ -96,6 +103,8 @@ typedef struct dp_proc_t {
     volatile apr_uint32_t *pay_changes; /* payments-table change count, shared by the children */
     struct dp_memo_t *health;       /* the last dependency check (child_init) */
     struct dp_memo_t *pages;        /* memoised GET /payments pages (child_init) */
+    unsigned char *notify_key;      /* outbox: the decoded DockpayNotifySecret, or NULL */
+    apr_size_t notify_keylen;
 } dp_proc_t;
 
 /* One API request as the handlers see it. */
@@ -126,6 +135,7 @@ extern const dp_handler_entry_t dp_containers_handlers[];  /* containers, volume
 extern const dp_handler_entry_t dp_engine_handlers[];      /* images, networks, system, compose (h_engine.c) */
 extern const dp_handler_entry_t dp_payment_handlers[];     /* payments, webhooks (h_payments.c) */
 extern const dp_handler_entry_t dp_subscription_handlers[];/* subscriptions (h_subscriptions.c) */
+extern const dp_handler_entry_t dp_event_handlers[];       /* outbox events (h_events.c) */
 
 /* Getters with defaults applied. */
 const char *dp_conf_base_path(const dp_conf_t *c);

@@ -46,6 +46,8 @@ const dp_stmt_def_t dp_store_sub_statements[] = {
       "executed_at = COALESCE(executed_at, %lld) "
       "WHERE merchant_uid = %s AND status IN ('scheduled', 'failed') "
       "AND NOT (status = 'failed' AND imp_uid <=> %s)" },
+    /* outbox: a schedule's status before a change (the event is written when it changes) */
+    { "sub_schedule_status", "SELECT status FROM subscription_schedules WHERE merchant_uid = %s FOR UPDATE" },
     { NULL, NULL }
 };
 
@@ -204,4 +206,24 @@ apr_status_t dp_store_sub_schedule_result(int *pnrows, dp_problem_t **pprob, dp_
     args[2] = merchant_uid;
     args[3] = imp_uid;
     return dp_store_exec(pnrows, pprob, db, paid ? "sub_schedule_paid" : "sub_schedule_failed", args);
+}
+
+/* Reads (and locks) the status of the schedule of merchant_uid (outbox). */
+apr_status_t dp_store_sub_schedule_status(const char **pstatus, dp_problem_t **pprob, dp_db_t *db,
+                                          const char *merchant_uid)
+{
+    apr_dbd_results_t *res = NULL;
+    apr_dbd_row_t *row = NULL;
+    const void *args[1];
+    apr_status_t rv;
+
+    *pstatus = NULL;
+    args[0] = merchant_uid;
+    if ((rv = dp_store_select(&res, pprob, db, "sub_schedule_status", args)) != APR_SUCCESS) {
+        return rv;
+    }
+    while (apr_dbd_get_row(db->driver, db->pool, res, &row, -1) == 0) {
+        *pstatus = dp_store_col(db, row, 0);
+    }
+    return APR_SUCCESS;
 }
