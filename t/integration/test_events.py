@@ -252,6 +252,34 @@ def test_receiver_down_then_up_every_event_in_order(api, stack, receiver):
 
 
 @pytest.mark.allow_log(r"outbox")
+def test_event_claimed_by_another_server_is_not_sent_until_its_lock_ends(api, stack, receiver):
+    """Two servers on one database: a row another server has claimed (locked_until in the future)
+    is neither sent nor changed by this one, and the order's next event waits behind it."""
+    receiver.down()
+    try:
+        mu, imp = paid_order(api, stack, 1700)
+        wait_for(lambda: events_of(api, mu)[0]["attempts"] >= 1, what="a failed attempt")
+        first = events_of(api, mu)[0]["id"]
+        stack.sql("UPDATE outbox_events SET locked_until = UTC_TIMESTAMP(6) + INTERVAL 5 SECOND, "
+                  "locked_by = 'other-server', next_attempt_at = UTC_TIMESTAMP(6) WHERE event_id = %s", first)
+        r = api.post("/payments/cancel", json={"imp_uid": imp, "reason": "all"})
+        assert r.status_code == 200, r.text
+        attempts = api.get(f"/events/{first}").json()["attempts"]
+    finally:
+        receiver.up()
+    time.sleep(3)
+    assert receiver.for_order(mu) == [], "a claimed event (or the one after it) was sent"
+    ev = api.get(f"/events/{first}").json()
+    assert ev["attempts"] == attempts and ev["state"] == "pending"
+    assert stack.sql("SELECT locked_by FROM outbox_events WHERE event_id = %s", first) == [("other-server",)]
+    # the other server never finishes: once its lock has run out, this one delivers both, in order
+    wait_for(lambda: all(e["state"] == "delivered" for e in events_of(api, mu)), what="delivery after the lock")
+    ids = [g["id"] for g in receiver.for_order(mu)]
+    assert sorted(set(ids), key=ids.index) == [e["id"] for e in events_of(api, mu)]
+    assert [e["type"] for e in events_of(api, mu)] == ["payment.paid", "payment.cancelled"]
+
+
+@pytest.mark.allow_log(r"outbox")
 def test_500_answer_is_retried_with_backoff(api, stack, receiver):
     receiver.mode = "500"
     try:
