@@ -789,7 +789,8 @@ def _numeric_literal(line, m):
 def secret_patterns(st):
     """The secrets of stack st: (exact values by name, bounded regexes by name)."""
     exact = {"PortOne key": st.portone.get("key"), "PortOne secret": st.portone.get("secret"),
-             "DB password": st.db_password}
+             "DB password": st.db_password,
+             "notify secret": (getattr(st, "notify", None) or {}).get("secret")}   # outbox
     for name, k in st.keys.items():
         exact[f"API key {name}"] = k
     card = _test_card_values()
@@ -808,6 +809,8 @@ def secret_patterns(st):
     bounded["card number (14-16 digits, unmasked)"] = re.compile(
         r"(?<![0-9A-Za-z*.])(?:[0-9]{14,16}|[0-9]{4}([ -])[0-9]{4}\1[0-9]{4}\1[0-9]{2,4})(?![0-9A-Za-z*])")
     bounded["PortOne access token (40 hex)"] = re.compile(r"(?<![0-9A-Za-z])[0-9a-f]{40}(?![0-9A-Za-z])")
+    # outbox: any DockpayNotifySecret (the tests make their own)
+    bounded["notify secret (whsec_)"] = re.compile(r"whsec_[A-Za-z0-9+/]{16,}")
     return exact, bounded
 
 
