@@ -55,7 +55,7 @@ const dp_stmt_def_t dp_store_outbox_statements[] = {
       "WHERE event_id = %s ORDER BY id" },
     { "dockpay_outbox_requeue",
       "UPDATE outbox_events SET state = 'pending', next_attempt_at = " OB_NOW ", queued_at = "
-      OB_NOW ", delivered_at = NULL WHERE event_id = %s" },
+      OB_NOW ", delivered_at = NULL, locked_by = NULL WHERE event_id = %s" },
     { NULL, NULL }
 };
 

@@ -75,7 +75,8 @@ apr_status_t dp_store_outbox_list(apr_array_header_t **pitems, apr_int64_t *ptot
 apr_status_t dp_store_outbox_attempts(json_object **pitems, dp_problem_t **pprob, dp_db_t *db,
                                       const char *event_id);
 
-/* Queues event_id again (pending, due now, max age counted from now). */
+/* Queues event_id again (pending, due now, max age counted from now). A delivery in flight
+ * keeps its lock until it runs out but no longer owns the row, so the event is sent again. */
 apr_status_t dp_store_outbox_requeue(dp_problem_t **pprob, dp_db_t *db, const char *event_id);
 
 #endif
