@@ -335,6 +335,44 @@ def test_events_list_filters_and_pages(api, stack, receiver):
     assert_problem(api.get("/events", params={"limit": 0}), 400, "bad_query")
 
 
+def test_vbank_and_scheduled_payment_events_in_order(api, stack, receiver):
+    """vbank.issued then payment.paid for a deposit; a schedule run: schedule.created, then the
+    payment (paid or failed) and the schedule's result, all in order per merchant_uid."""
+    mu = f"vb-{uuid.uuid4().hex[:12]}"
+    r = api.post("/payments/vbank", json={"merchant_uid": mu, "amount": 33000, "vbank_code": "088",
+                                          "vbank_holder": "Dockpay", "name": "Plan", "buyer_name": "Kim",
+                                          "buyer_email": "kim@example.com", "buyer_tel": "010-1234-5678"})
+    assert r.status_code == 201, r.text
+    dep = stack.fake("POST", "/__control/deposit", {"imp_uid": r.json()["imp_uid"]})
+    assert dep["webhook_status"] == 200, dep
+    cu = f"cu_{uuid.uuid4().hex[:12]}"
+    r = api.post("/subscriptions/billing-key", json={"customer_uid": cu, "card_number": CARD,
+                                                     "expiry": "2031-07", "birth": "880412", "pwd_2digit": "12"})
+    assert r.status_code == 201, r.text
+    ok_mu, bad_mu = f"so-{uuid.uuid4().hex[:12]}", f"sf-{uuid.uuid4().hex[:12]}"
+    r = api.post("/subscriptions/schedule", json={"customer_uid": cu, "schedules": [
+        {"merchant_uid": ok_mu, "schedule_at": int(time.time()) + 3600, "amount": 2000, "name": "ok"},
+        {"merchant_uid": bad_mu, "schedule_at": int(time.time()) + 7200, "amount": 3000, "name": "bad"}]})
+    assert r.status_code == 201, r.text
+    assert stack.fake("POST", "/__control/run_schedule", {"merchant_uid": ok_mu})["webhook_status"] == 200
+    assert stack.fake("POST", "/__control/run_schedule", {"merchant_uid": bad_mu, "fail": True})["webhook_status"] == 200
+    expect = {mu: ["vbank.issued", "payment.paid"],
+              ok_mu: ["schedule.created", "payment.paid", "schedule.paid"],
+              bad_mu: ["schedule.created", "payment.failed", "schedule.failed"]}
+    for key, types in expect.items():
+        assert [e["type"] for e in events_of(api, key)] == types, key
+    wait_for(lambda: all(len(receiver.for_order(k)) >= len(t) for k, t in expect.items()), what="the deliveries")
+    for key, types in expect.items():
+        got = [verify(SECRET, g["headers"], g["body"]) for g in receiver.for_order(key)]
+        assert [b["type"] for b in got] == types, key
+    issued = verify(SECRET, receiver.for_order(mu)[0]["headers"], receiver.for_order(mu)[0]["body"])["data"]
+    assert issued["status"] == "ready" and issued["amount"] == 33000 and issued["vbank"]["code"] == "088"
+    assert issued["vbank"]["num"] and issued["vbank"]["holder"] == "Dockpay"
+    assert not {"buyer_name", "buyer_email", "buyer_tel"} & set(issued), "buyer details are not sent"
+    failed = [verify(SECRET, g["headers"], g["body"]) for g in receiver.for_order(bad_mu)]
+    assert failed[1]["data"]["status"] == "failed" and failed[2]["data"]["status"] == "failed"
+
+
 @pytest.mark.parametrize("keyname", ["payments_write", "payments_read", "docker_write"])
 def test_events_routes_are_admin_only(api, stack, keyname):
     key = stack.keys[keyname]
