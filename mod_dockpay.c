@@ -30,6 +30,7 @@
 #include "h_areas.h"
 #include "h_watch.h"
 #include "h_idem.h"   /* idem */
+#include "dp_outbox.h"
 
 module AP_MODULE_DECLARE_DATA dockpay_module;
 
@@ -152,6 +153,7 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, s
     add_handlers(pconf, dp_payment_handlers);
     add_handlers(pconf, dp_subscription_handlers);
     add_handlers(pconf, dp_audit_handlers);   /* idem */
+    add_handlers(pconf, dp_event_handlers);   /* outbox */
     if (routes_without_handler(s) > 0) {
         return HTTP_INTERNAL_SERVER_ERROR;   /* a build error: the route table and handlers differ */
     }
@@ -184,6 +186,9 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, s
         }
         apr_hash_set(proc_map, key, sizeof(*key), proc);
         if (dp_payments_post_config(sv, c, proc, pconf) != OK) {
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+        if (dp_events_post_config(sv, c, proc, pconf) != OK) {   /* outbox */
             return HTTP_INTERNAL_SERVER_ERROR;
         }
     }

@@ -11,6 +11,7 @@
 
 #include "dp_glue.h"
 #include "dp_conf.h"
+#include "dp_outbox.h"
 #include "dp_dk_policy.h"
 
 extern module AP_MODULE_DECLARE_DATA dockpay_module;
@@ -42,6 +43,41 @@ const char *dp_conf_parse_int(dp_conf_t *c, apr_pool_t *p, const dp_conf_row_t *
     if (dp_parse_int(&n, a1, row->min, row->max) != APR_SUCCESS) {
         return apr_psprintf(p, "%s takes a whole number from %" APR_INT64_T_FMT " to %" APR_INT64_T_FMT
                             ", not '%s'", row->name, row->min, row->max, a1);
+    }
+    *FIELD(c, row, int) = (int)n;
+    return NULL;
+}
+
+/* Reads a duration "N", "Ns", "Nm", "Nh" or "Nd" into *psecs; APR_EINVAL when it is not one or
+ * is outside [min, max] seconds. */
+static apr_status_t parse_duration(apr_int64_t *psecs, apr_pool_t *p, const char *v, apr_int64_t min,
+                                   apr_int64_t max)
+{
+    char *val = apr_pstrdup(p, v);
+    apr_size_t n = strlen(val);
+    apr_int64_t secs, mult = 1;
+
+    if (n > 1 && strchr("smhd", val[n - 1])) {
+        mult = val[n - 1] == 's' ? 1 : val[n - 1] == 'm' ? 60 : val[n - 1] == 'h' ? 3600 : 86400;
+        val[n - 1] = '\0';
+    }
+    if (dp_parse_int(&secs, val, 0, max) != APR_SUCCESS || secs * mult < min || secs * mult > max) {
+        return APR_EINVAL;
+    }
+    *psecs = secs * mult;
+    return APR_SUCCESS;
+}
+
+/* A duration in seconds (N, Ns, Nm, Nh, Nd) in [row->min, row->max] into an int field. */
+const char *dp_conf_parse_secs(dp_conf_t *c, apr_pool_t *p, const dp_conf_row_t *row, const char *a1,
+                               const char *a2)
+{
+    apr_int64_t n;
+
+    (void)a2;
+    if (parse_duration(&n, p, a1, row->min, row->max) != APR_SUCCESS) {
+        return apr_psprintf(p, "%s takes a duration from %" APR_INT64_T_FMT "s to %" APR_INT64_T_FMT
+                            "s (N, Ns, Nm, Nh or Nd), not '%s'", row->name, row->min, row->max, a1);
     }
     *FIELD(c, row, int) = (int)n;
     return NULL;
@@ -385,6 +421,62 @@ enum {
 #undef DP_CONF
     DP_CONF_IDX_END
 };
+
+/* ---- the outbox: DockpayNotify* ---- */
+
+/* DockpayNotifyURL: an http(s) URL without whitespace. */
+static const char *parse_notify_url(dp_conf_t *c, apr_pool_t *p, const dp_conf_row_t *row,
+                                    const char *v, const char *a2)
+{
+    apr_size_t i;
+
+    (void)p;
+    (void)a2;
+    if (strncmp(v, "https://", 8) && strncmp(v, "http://", 7)) {
+        return "DockpayNotifyURL must be an http:// or https:// URL";
+    }
+    for (i = 0; v[i]; ++i) {
+        if ((unsigned char)v[i] <= ' ' || v[i] == 0x7f) {
+            return "DockpayNotifyURL must not hold spaces or control characters";
+        }
+    }
+    *FIELD(c, row, const char *) = v;
+    return NULL;
+}
+
+/* DockpayNotifySecret whsec_<base64>: checked here, never echoed. */
+static const char *parse_notify_secret(dp_conf_t *c, apr_pool_t *p, const dp_conf_row_t *row,
+                                       const char *v, const char *a2)
+{
+    unsigned char *key;
+    apr_size_t len;
+
+    (void)a2;
+    if (v[0] == '$' && v[1] == '{' && v[strlen(v) - 1] == '}') {
+        *FIELD(c, row, const char *) = NULL;   /* an undefined ${VAR}: no secret */
+        return NULL;
+    }
+    if (dp_outbox_secret(&key, &len, p, v) != APR_SUCCESS) {
+        return "DockpayNotifySecret must be whsec_ followed by the base64 of a 16..64 byte key "
+               "(the value is not shown)";
+    }
+    *FIELD(c, row, const char *) = v;
+    return NULL;
+}
+
+/* DockpayNotifyBackoff DURATION...: one wait (int seconds) per call, 1s to 1d. */
+static const char *parse_backoff(dp_conf_t *c, apr_pool_t *p, const dp_conf_row_t *row, const char *v,
+                                 const char *a2)
+{
+    apr_int64_t secs;
+
+    (void)a2;
+    if (parse_duration(&secs, p, v, 1, 86400) != APR_SUCCESS) {
+        return apr_psprintf(p, "%s takes durations from 1s to 1d, not '%s'", row->name, v);
+    }
+    *(int *)list_push(c, p, row, sizeof(int)) = (int)secs;
+    return NULL;
+}
 
 const dp_conf_row_t dp_conf_rows[] = {
 #define DP_CONF(name, field, type, parser, dflt, min, max, ctx, help, doc) \

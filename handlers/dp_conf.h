@@ -64,7 +64,7 @@ extern const command_rec dp_conf_cmds[];
 
 /* Generic parsers the table names (see dp_conf.def). */
 dp_conf_parse_fn dp_conf_parse_flag, dp_conf_parse_int, dp_conf_parse_size, dp_conf_parse_str,
-                 dp_conf_parse_path;
+                 dp_conf_parse_path, dp_conf_parse_secs;
 
 /* Returns a configuration with every field unset (create_server_config). */
 void *dp_conf_create(apr_pool_t *p, server_rec *s);

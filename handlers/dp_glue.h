@@ -40,6 +40,8 @@ typedef struct dp_proc_t {
     struct dp_dk_watch_t *watch;    /* the container list watcher (child_init; h_watch.c), or NULL */
     struct dp_memo_t *health;       /* the last dependency check (child_init) */
     struct dp_memo_t *pages;        /* memoised GET /payments pages (child_init) */
+    unsigned char *notify_key;      /* outbox: the decoded DockpayNotifySecret, or NULL */
+    apr_size_t notify_keylen;
 } dp_proc_t;
 
 /* One API request as the handlers see it. */
@@ -80,6 +82,7 @@ extern const dp_handler_entry_t dp_engine_handlers[];      /* images, networks, 
 extern const dp_handler_entry_t dp_payment_handlers[];     /* payments, webhooks (h_payments.c) */
 extern const dp_handler_entry_t dp_subscription_handlers[];/* subscriptions (h_subscriptions.c) */
 extern const dp_handler_entry_t dp_audit_handlers[];       /* idem: GET /audit (h_audit.c) */
+extern const dp_handler_entry_t dp_event_handlers[];       /* outbox events (h_events.c) */
 
 /* Returns the process state of server s (made in post_config), or NULL before it exists.
  * The lookup is read-only once the server runs (safe from any thread). */

@@ -13,4 +13,8 @@ void dp_payments_child_init(server_rec *s, const dp_conf_t *c, dp_proc_t *proc, 
 /* Payments: "configured" when a PortOne key and secret are set, else "not configured". */
 const char *dp_payments_health(dp_req_t *q);
 
+/* Outbox: checks the DockpayNotify* settings of server s and registers the delivery task with
+ * mod_watchdog (instance "dockpay-outbox") when a URL is set; OK or an HTTP error. */
+int dp_events_post_config(server_rec *s, const dp_conf_t *c, dp_proc_t *proc, apr_pool_t *pconf);
+
 #endif

@@ -28,6 +28,7 @@ SCOPES = {
     "DW": "docker:write", "DP_SCOPE_DOCKER_WRITE": "docker:write",
     "PR": "payments:read", "DP_SCOPE_PAYMENTS_READ": "payments:read",
     "PW": "payments:write", "DP_SCOPE_PAYMENTS_WRITE": "payments:write",
+    "AD": "admin", "DP_SCOPE_ADMIN": "admin",
     "DP_SCOPE_NONE": "none",
     "DP_SCOPE_ADMIN": "admin",
 }
@@ -1431,6 +1432,61 @@ OPS.update({
                                    "`webhook_not_applied`); send it again (`Retry-After`).")))),
 })
 
+# outbox: signed events for the merchant's application --------------------------------------
+EVENT_TYPES = ["payment.paid", "payment.failed", "payment.cancelled", "vbank.issued",
+               "billing_key.issued", "billing_key.deleted", "schedule.created", "schedule.revoked",
+               "schedule.paid", "schedule.failed"]
+SCHEMAS.update({
+    "EventAttempt": s_obj({
+        "at": s_str("When the attempt was made (UTC, ISO 8601)."),
+        "http_status": {"type": ["integer", "null"], "description": "The receiver's status, null when none came."},
+        "error": {"type": ["string", "null"], "description": "The transport error (`timed out`, `unreachable`, ...)."},
+        "duration_ms": s_int("How long the attempt took.")}, ["at", "duration_ms"]),
+    "Event": s_obj({
+        "id": s_str("Event id (`evt_...`), sent as `webhook-id`."),
+        "type": {"type": "string", "enum": EVENT_TYPES},
+        "order_key": s_str("The order (merchant_uid) or, for billing keys, the customer_uid; events of one "
+                           "key are delivered in order."),
+        "state": {"type": "string", "enum": ["pending", "delivered", "failed"]},
+        "attempts": s_int("Delivery attempts so far."),
+        "created_at": s_str("When the change happened (UTC, ISO 8601); the body's `timestamp`."),
+        "next_attempt_at": {"type": ["string", "null"], "description": "When a pending event is tried next."},
+        "delivered_at": {"type": ["string", "null"]},
+        "last_error": {"type": ["string", "null"], "description": "Why the last attempt failed."},
+        "data": {"type": "object", "description": "The event's data as delivered (no secrets, no card digits)."},
+        "delivery_attempts": s_arr(ref("EventAttempt"), "Only in `GET /events/{id}`: every attempt, oldest first."),
+    }, ["id", "type", "order_key", "state", "attempts", "created_at", "data"]),
+    "EventPage": s_obj({"items": s_arr(ref("Event")), "page": s_int(), "limit": s_int(), "total": s_int()},
+                       ["items", "page", "limit", "total"]),
+})
+EVENT_ID = p("id", "Event id (`evt_` and 24 hex digits).", pattern=r"^evt_[0-9a-f]+$", max_len=40)
+E404_EVT = err(404, "No such event (`event_not_found`).")
+OPS.update({
+    "events.list": dict(
+        tag="events", summary="List the outbox of signed events",
+        description="Every change of a payment, cancellation, billing key or schedule writes an event in the "
+                    "same transaction; a background task POSTs pending events to `DockpayNotifyURL`, signed the "
+                    "Standard Webhooks way. Newest first. Admin only.",
+        params=[q("type", {"type": "string", "enum": EVENT_TYPES}, "Only events of this type."),
+                q("state", {"type": "string", "enum": ["pending", "delivered", "failed"]}, "Only events in this state."),
+                q("order_key", {"type": "string", "maxLength": 80}, "Only the events of this order key.")]
+               + PAGE_PARAMS,
+        responses={200: ok("A page of events.", ref("EventPage"))},
+        errors=errs((400, E400_Q), (403, e403("admin")), (503, DB503))),
+    "events.get": dict(
+        tag="events", summary="An event with its delivery attempts",
+        description="The event and `delivery_attempts` (each attempt's time, HTTP status or error, duration). Admin only.",
+        params=[EVENT_ID],
+        responses={200: ok("The event.", ref("Event"))},
+        errors=errs((403, e403("admin")), (404, E404_EVT), (503, DB503))),
+    "events.redeliver": dict(
+        tag="events", summary="Deliver an event again",
+        description="Queues the event again (pending, due now; its maximum age counts from now). Admin only.",
+        params=[EVENT_ID],
+        responses={202: ok("Queued.", ref("Event"))},
+        errors=errs((403, e403("admin")), (404, E404_EVT), (503, DB503))),
+})
+
 TAGS = [
     ("service", "Health and this document (no API key)."),
     ("containers", "Docker containers (docker:read / docker:write)."),
@@ -1442,6 +1498,7 @@ TAGS = [
     ("payments", "PortOne V1 payments (payments:read / payments:write)."),
     ("subscriptions", "PortOne V1 billing keys and scheduled payments."),
     ("webhooks", "PortOne's notifications (no API key; source allow-list)."),
+    ("events", "Signed events for the merchant's application (outbox; admin)."),
 ]
 
 INFO_DESCRIPTION = """\

@@ -6,6 +6,7 @@
 #define DW DP_SCOPE_DOCKER_WRITE
 #define PR DP_SCOPE_PAYMENTS_READ
 #define PW DP_SCOPE_PAYMENTS_WRITE
+#define AD DP_SCOPE_ADMIN
 
 const dp_route_t dp_routes[] = {
     /* service */
@@ -82,6 +83,11 @@ const dp_route_t dp_routes[] = {
     { "POST",   "/subscriptions/schedule",              PW, "subscriptions.schedule" },
     { "GET",    "/subscriptions/schedule/{customer_uid}", PR, "subscriptions.schedule_list" },
     { "DELETE", "/subscriptions/schedule/{customer_uid}", PW, "subscriptions.unschedule" },
+
+    /* outbox: signed events for the merchant's application (admin) */
+    { "GET",    "/events",                              AD, "events.list" },
+    { "GET",    "/events/{id}",                         AD, "events.get" },
+    { "POST",   "/events/{id}/redeliver",               AD, "events.redeliver" },
 
     /* webhooks: no key; protected by the source allow-list and by re-querying PortOne */
     { "POST",   "/webhooks/portone",                    DP_SCOPE_NONE, "webhooks.portone" },

@@ -7,7 +7,9 @@
 
 #include "dp_pay.h"
 #include "dp_store_sub.h"
+#include "dp_sub_result.h"
 #include "dp_store_pay.h"
+#include "dp_outbox.h"
 #include "dp_json.h"
 #include "dp_log.h"
 #include "dp_util.h"
@@ -336,9 +338,10 @@ static apr_status_t rec_from_payment(dp_pay_rec_t *rec, dp_problem_t **pprob, ap
     return APR_SUCCESS;
 }
 
-/* Records every cancel_history entry of pay by its cancellation_id. */
+/* Records every cancel_history entry of pay by its cancellation_id; the ones new here are
+ * appended to added (outbox: the payment.cancelled event), when not NULL. */
 static apr_status_t record_cancellations(dp_problem_t **pprob, dp_db_t *db, json_object *pay,
-                                         const dp_pay_rec_t *rec)
+                                         const dp_pay_rec_t *rec, json_object *added)
 {
     json_object *hist = dp_json_get(pay, "cancel_history");
     apr_size_t i, n;
@@ -352,15 +355,24 @@ static apr_status_t record_cancellations(dp_problem_t **pprob, dp_db_t *db, json
         json_object *c = json_object_array_get_idx(hist, i);
         const char *cid = dp_json_get_str(c, "cancellation_id");
         apr_int64_t amount = 0;
+        int inserted = 0;
 
         if (cid == NULL || !dp_is_safe_token(cid, 64) || !dp_pay_json_amount(&amount, c, "amount")) {
             continue;
         }
-        rv = dp_store_pay_cancel_add(NULL, pprob, db, cid, rec->merchant_uid, rec->imp_uid, amount,
+        rv = dp_store_pay_cancel_add(&inserted, pprob, db, cid, rec->merchant_uid, rec->imp_uid, amount,
                                      dp_json_get_str(c, "reason"), dp_json_get_str(c, "pg_tid"),
                                      dp_json_get_int(c, "cancelled_at", 0));
         if (rv != APR_SUCCESS) {
             return rv;
+        }
+        if (inserted && added) {   /* outbox */
+            json_object *o = json_object_new_object();
+            dp_json_set_str(o, "cancellation_id", cid);
+            dp_json_set_int(o, "amount", amount);
+            dp_json_set_str(o, "reason", dp_json_get_str(c, "reason"));
+            dp_json_set_int(o, "cancelled_at", dp_json_get_int(c, "cancelled_at", 0));
+            json_object_array_add(added, o);
         }
     }
     return APR_SUCCESS;
@@ -406,6 +418,7 @@ apr_status_t dp_pay_record(dp_pay_outcome_t *poutcome, dp_problem_t **pprob, dp_
     dp_pay_rec_t rec, *cur = NULL;
     dp_tx_t *tx = NULL;
     dp_pay_outcome_t outcome = DP_OUTCOME_APPLIED;
+    json_object *cancels = dp_json_array(db->pool);   /* outbox: cancellations new here */
     apr_status_t rv;
     int save = 0;
 
@@ -438,7 +451,13 @@ apr_status_t dp_pay_record(dp_pay_outcome_t *poutcome, dp_problem_t **pprob, dp_
     if (save && (rv = dp_store_pay_save(pprob, db, &rec)) != APR_SUCCESS) {
         goto leave;
     }
-    rv = record_cancellations(pprob, db, payment, &rec);
+    if ((rv = record_cancellations(pprob, db, payment, &rec, cancels)) != APR_SUCCESS) {
+        goto leave;
+    }
+    /* outbox: the events of this change, in its transaction (cancellations only of the
+     * order's own payment) */
+    rv = dp_outbox_payment(pprob, db, cur->status, cur->imp_uid, &rec, save,
+                           (save || (cur->imp_uid && !strcmp(cur->imp_uid, rec.imp_uid))) ? cancels : NULL);
 
 leave:
     if (rv == APR_SUCCESS) {
@@ -1042,7 +1061,7 @@ static dp_pay_outcome_t webhook_apply(const char **pdetail, dp_problem_t **pprob
     }
     /* a scheduled payment's result also updates its schedule (subscriptions, idempotent) */
     if ((outcome == DP_OUTCOME_APPLIED || outcome == DP_OUTCOME_STALE)
-        && (*prv = dp_store_sub_on_payment(pprob, e->db, mu, dp_json_get_str(pay, "imp_uid"),
+        && (*prv = dp_sub_result_on_payment(pprob, e->db, mu, dp_json_get_str(pay, "imp_uid"),
                                      dp_json_get_str(pay, "status"))) != APR_SUCCESS) {
         return DP_OUTCOME_PENDING;
     }

@@ -11,6 +11,7 @@
 #include "dp_util.h"
 #include "dp_store_sub.h"
 #include "dp_store_pay.h"
+#include "dp_outbox.h"
 #include "dp_pay.h"
 
 /* The members that carry card data; only ever validated, sent once and wiped. */
@@ -636,6 +637,30 @@ static const char *key_path(apr_pool_t *p, const char *customer_uid)
     return apr_pstrcat(p, "/subscribe/customers/", dp_url_encode(p, customer_uid), NULL);
 }
 
+/* Records an issued (deleted false) or deleted billing key and its outbox event in one
+ * transaction (a delete that changes nothing writes no event). */
+static apr_status_t key_change(dp_problem_t **pprob, const dp_sub_env_t *env,
+                               const dp_sub_key_rec_t *k, int deleted)
+{
+    dp_tx_t *tx = NULL;
+    apr_status_t rv;
+    int changed = 1;
+
+    if ((rv = dp_store_tx_begin(&tx, pprob, env->db)) != APR_SUCCESS) {
+        return rv;
+    }
+    rv = deleted ? dp_store_sub_key_deleted(&changed, pprob, env->db, k->customer_uid, env->now)
+                 : dp_store_sub_key_save(pprob, env->db, k, env->now);
+    if (rv == APR_SUCCESS && changed) {
+        rv = dp_outbox_billing_key(pprob, env->db, k, deleted);
+    }
+    if (rv != APR_SUCCESS) {
+        dp_store_tx_end(NULL, tx, 0);
+        return rv;
+    }
+    return dp_store_tx_end(pprob, tx, 1);
+}
+
 /* Issues a billing key. */
 apr_status_t dp_sub_issue_key(json_object **pcustomer, dp_problem_t **pprob,
                               const dp_sub_env_t *env, const char *customer_uid, json_object *body)
@@ -658,7 +683,7 @@ apr_status_t dp_sub_issue_key(json_object **pcustomer, dp_problem_t **pprob,
     rec.card_name = clip(env->pool, dp_json_get_str(c, "card_name"), 64);
     rec.card_code = clip(env->pool, dp_json_get_str(c, "card_code"), 8);
     rec.card_number = dp_json_get_str(c, "card_number");
-    if ((rv = dp_store_sub_key_save(pprob, env->db, &rec, env->now)) != APR_SUCCESS) {
+    if ((rv = key_change(pprob, env, &rec, 0)) != APR_SUCCESS) {
         return rv;
     }
     *pcustomer = c;
@@ -685,22 +710,25 @@ apr_status_t dp_sub_get_key(json_object **pcustomer, dp_problem_t **pprob,
 apr_status_t dp_sub_delete_key(json_object **pcustomer, dp_problem_t **pprob,
                                const dp_sub_env_t *env, const char *customer_uid)
 {
+    dp_sub_key_rec_t k;
     apr_status_t rv;
 
     *pcustomer = NULL;
     if ((rv = dp_sub_check_uid(pprob, env->pool, "customer_uid", customer_uid, DP_SUB_CUSTOMER_UID_MAX)) != APR_SUCCESS) {
         return rv;
     }
+    memset(&k, 0, sizeof(k));
+    k.customer_uid = customer_uid;
     rv = portone(pcustomer, pprob, env, "DELETE", key_path(env->pool, customer_uid), NULL, json_type_object);
     if (rv != APR_SUCCESS) {
-        if (pprob && *pprob && (*pprob)->status == 404) {
+        if (pprob && *pprob && (*pprob)->status == 404 && env->db) {
             /* PortOne has no such key: neither should the local records */
-            dp_store_sub_key_deleted(NULL, NULL, env->db, customer_uid, env->now);
+            key_change(NULL, env, &k, 1);
         }
         return rv;
     }
     mask_member(env->pool, *pcustomer);
-    return dp_store_sub_key_deleted(NULL, pprob, env->db, customer_uid, env->now);
+    return key_change(pprob, env, &k, 1);
 }
 
 /* Charges a billing key now. */
@@ -777,7 +805,11 @@ static apr_status_t record_schedules(dp_problem_t **pprob, const dp_sub_env_t *e
         if (!sched_rec(&rec, env->pool, json_object_array_get_idx(items, i), customer_uid)) {
             continue;
         }
-        if ((rv = dp_store_sub_schedule_save(pprob, env->db, &rec, env->now)) != APR_SUCCESS
+        const char *before = NULL;   /* outbox: an event when the status changes */
+        if ((rv = dp_store_sub_schedule_status(&before, pprob, env->db, rec.merchant_uid)) != APR_SUCCESS
+            || (rv = dp_store_sub_schedule_save(pprob, env->db, &rec, env->now)) != APR_SUCCESS
+            || ((before == NULL || strcmp(before, rec.status) != 0)
+                && (rv = dp_outbox_schedule(pprob, env->db, &rec)) != APR_SUCCESS)
             || (orders && (rv = dp_store_pay_ensure(pprob, env->db, rec.merchant_uid)) != APR_SUCCESS)
             || (orders && (rv = dp_store_pay_set_prepared(pprob, env->db, rec.merchant_uid, rec.amount,
                                                           0)) != APR_SUCCESS)) {

@@ -47,6 +47,8 @@ const dp_stmt_def_t dp_store_sub_statements[] = {
       "executed_at = COALESCE(executed_at, %lld) "
       "WHERE merchant_uid = %s AND status IN ('scheduled', 'failed') "
       "AND NOT (status = 'failed' AND imp_uid <=> %s)" },
+    /* outbox: a schedule's status before a change (the event is written when it changes) */
+    { "sub_schedule_status", "SELECT status FROM subscription_schedules WHERE merchant_uid = %s FOR UPDATE" },
     { NULL, NULL }
 };
 
@@ -207,24 +209,22 @@ apr_status_t dp_store_sub_schedule_result(int *pnrows, dp_problem_t **pprob, dp_
     return dp_store_exec(pnrows, pprob, db, paid ? "sub_schedule_paid" : "sub_schedule_failed", args);
 }
 
-/* Applies a payment result to a schedule. */
-apr_status_t dp_store_sub_on_payment(dp_problem_t **pprob, dp_db_t *db, const char *merchant_uid,
-                                     const char *imp_uid, const char *status)
+/* Reads (and locks) the status of the schedule of merchant_uid (outbox). */
+apr_status_t dp_store_sub_schedule_status(const char **pstatus, dp_problem_t **pprob, dp_db_t *db,
+                                          const char *merchant_uid)
 {
-    int paid;
+    apr_dbd_results_t *res = NULL;
+    apr_dbd_row_t *row = NULL;
+    const void *args[1];
+    apr_status_t rv;
 
-    if (status == NULL || merchant_uid == NULL) {
-        return APR_SUCCESS;
+    *pstatus = NULL;
+    args[0] = merchant_uid;
+    if ((rv = dp_store_select(&res, pprob, db, "sub_schedule_status", args)) != APR_SUCCESS) {
+        return rv;
     }
-    if (!strcmp(status, "paid")) {
-        paid = 1;
+    while (apr_dbd_get_row(db->driver, db->pool, res, &row, -1) == 0) {
+        *pstatus = dp_store_col(db, row, 0);
     }
-    else if (!strcmp(status, "failed")) {
-        paid = 0;
-    }
-    else {
-        return APR_SUCCESS;
-    }
-    return dp_store_sub_schedule_result(NULL, pprob, db, merchant_uid, imp_uid, paid,
-                                        (apr_int64_t)apr_time_sec(apr_time_now()));
+    return APR_SUCCESS;
 }

@@ -57,10 +57,9 @@ apr_status_t dp_store_sub_schedule_result(int *pnrows, dp_problem_t **pprob, dp_
                                           const char *merchant_uid, const char *imp_uid, int paid,
                                           apr_int64_t now);
 
-/* Applies a payment result reported for merchant_uid (webhook path): "paid" marks its schedule
- * executed, "failed" failed; other statuses and non-schedule merchant_uids change nothing.
- * Idempotent. */
-apr_status_t dp_store_sub_on_payment(dp_problem_t **pprob, dp_db_t *db, const char *merchant_uid,
-                                     const char *imp_uid, const char *status);
+/* Reads and locks (FOR UPDATE) the status of the schedule of merchant_uid (*pstatus NULL when
+ * none): the outbox writes a schedule event only when the status changes. */
+apr_status_t dp_store_sub_schedule_status(const char **pstatus, dp_problem_t **pprob, dp_db_t *db,
+                                          const char *merchant_uid);
 
 #endif
