@@ -23,13 +23,6 @@ APLOG_USE_MODULE(dockpay);
 
 #define DP_UNSET (-1)
 
-/* Create-policy relaxations (DockpayPolicyAllow). */
-#define DP_ALLOW_PRIVILEGED      0x01
-#define DP_ALLOW_HOST_NAMESPACES 0x02
-#define DP_ALLOW_DEVICES         0x04
-#define DP_ALLOW_SECURITY_OPT    0x08
-#define DP_ALLOW_SYSCTLS         0x10
-
 /* Server configuration: every field starts unset (-1/NULL) and is merged field by field;
  * the getters in dp_glue.c apply the documented defaults. */
 typedef struct dp_conf_t {
@@ -44,7 +37,7 @@ typedef struct dp_conf_t {
     int heartbeat;                  /* DockpayStreamHeartbeat seconds, default 15 */
     int managed_only;               /* DockpayManagedOnly, default off */
     int container_cache;            /* DockpayContainerCache: event-fed container list, default on */
-    int policy_allow;               /* DockpayPolicyAllow bits, default none */
+    int policy_allow;               /* DockpayPolicyAllow: DP_DK_ALLOW_* bits, default none */
     apr_array_header_t *cap_allow;  /* DockpayCapAllow (const char*), default none */
     apr_array_header_t *bind_allow; /* DockpayBindAllow path prefixes, default none */
     /* create policy: resources, publish, log drivers */
@@ -144,6 +137,17 @@ int dp_send_json_text(dp_req_t *q, int status, const char *json, apr_size_t len)
 
 /* Sends an empty response with status (204). */
 int dp_send_empty(dp_req_t *q, int status);
+
+/* Sends len bytes of body as ctype (e.g. text/plain) with status; returns OK. */
+int dp_send_text(dp_req_t *q, int status, const char *ctype, const char *body, apr_size_t len);
+
+/* Sends {"items": list} (list NULL: an empty array; warnings, when not NULL, as "warnings")
+ * with status; returns OK. */
+int dp_send_items(dp_req_t *q, int status, json_object *list, json_object *warnings);
+
+/* Sends the outcome of a core operation: prob when rv failed, else body with status (body NULL:
+ * an empty response); returns OK. */
+int dp_send_result(dp_req_t *q, apr_status_t rv, const dp_problem_t *prob, int status, json_object *body);
 
 /* Sends prob as application/problem+json (logs 5xx problems); returns OK. */
 int dp_send_problem(dp_req_t *q, const dp_problem_t *prob);

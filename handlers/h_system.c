@@ -7,6 +7,7 @@
 #include "dp_glue.h"
 #include "dp_memo.h"
 #include "h_areas.h"
+#include "h_owner.h"
 
 #ifndef DP_OPENAPI_DEFAULT
 #define DP_OPENAPI_DEFAULT "/usr/local/share/mod_dockpay/openapi.json"
@@ -77,11 +78,12 @@ static int system_version(dp_req_t *q)
 {
     json_object *v = NULL;
     dp_problem_t *prob = NULL;
+    dp_dk_ctx_t c;
+    apr_status_t rv;
 
-    if (dp_docker_call(&v, NULL, &prob, q->proc->docker, q->pool, "GET", "/version", NULL) != APR_SUCCESS) {
-        return dp_send_problem(q, prob);
-    }
-    return dp_send_json(q, 200, v);
+    dp_engine_ctx(&c, q);
+    rv = dp_dk_system_version(&v, &prob, &c);
+    return dp_send_result(q, rv, prob, 200, v);
 }
 
 const dp_handler_entry_t dp_system_handlers[] = {

@@ -10,6 +10,7 @@
 #include "dp_glue.h"
 #include "h_watch.h"
 #include "dp_dk_watch.h"
+#include "h_owner.h"
 
 /* One watcher per Docker endpoint in this child, shared by the servers that use it. */
 static apr_hash_t *watchers;
@@ -79,32 +80,20 @@ static int send_items_raw(dp_req_t *q, const char *prefix, const char *body, apr
  * answer, the same JSON); DECLINED when it is not a JSON array (the caller then reports). */
 static int relay(dp_req_t *q, int all, json_object *filters)
 {
-    dp_http_req_t req;
-    dp_http_resp_t *resp = NULL;
     dp_problem_t *prob = NULL;
-    const char *b, *e;
+    const char *b = NULL;
+    apr_size_t len = 0;
+    dp_dk_ctx_t c;
+    apr_status_t rv;
 
-    memset(&req, 0, sizeof(req));
-    req.method = "GET";
-    req.url = apr_pstrcat(q->pool, "/containers/json?all=", all ? "1" : "0", NULL);
-    if (filters && json_object_object_length(filters) > 0) {
-        req.url = apr_pstrcat(q->pool, req.url, "&filters=", dp_url_encode(q->pool, dp_json_str(q->pool, filters)),
-                              NULL);
-    }
-    if (dp_docker_send(&resp, &prob, q->proc->docker, q->pool, &req) != APR_SUCCESS) {
-        return dp_send_problem(q, prob);
-    }
-    if (resp->status >= 400) {
-        return dp_send_problem(q, dp_docker_problem(q->pool, resp->status, resp->body, resp->len));
-    }
-    b = resp->body;
-    e = resp->body + resp->len;
-    while (b < e && (*b == ' ' || *b == '\n' || *b == '\r' || *b == '\t')) ++b;
-    while (e > b && (e[-1] == ' ' || e[-1] == '\n' || e[-1] == '\r' || e[-1] == '\t')) --e;
-    if (resp->status != 200 || e - b < 2 || *b != '[' || e[-1] != ']') {
+    dp_engine_ctx(&c, q);
+    if ((rv = dp_dk_container_list_raw(&b, &len, &prob, &c, all, filters)) == APR_EINVAL) {
         return DECLINED;
     }
-    return send_items_raw(q, "{\"items\":", b, (apr_size_t)(e - b), "}", NULL);
+    if (rv != APR_SUCCESS) {
+        return dp_send_problem(q, prob);
+    }
+    return send_items_raw(q, "{\"items\":", b, len, "}", NULL);
 }
 
 /* Answers GET /containers from the snapshot, or relays the engine's answer. */
