@@ -42,26 +42,13 @@ static int containers_list(dp_req_t *q)
 /* GET /containers/{id}: Docker's inspect object; Config.Env values hidden from non-admin keys. */
 static int containers_inspect(dp_req_t *q)
 {
-    json_object *info = NULL;
-    dp_problem_t *prob = NULL;
-    dp_dk_ctx_t c;
-    apr_status_t rv;
-
-    dp_engine_ctx(&c, q);
-    rv = dp_dk_container_inspect(&info, &prob, &c, apr_table_get(q->params, "id"));
-    return dp_engine_reply(q, &c, rv, prob, 200, info);
+    return dp_engine_get(q, dp_dk_container_inspect, "id", 200);
 }
 
 /* DELETE /containers/{id} */
 static int containers_delete(dp_req_t *q)
 {
-    dp_problem_t *prob = NULL;
-    dp_dk_ctx_t c;
-    apr_status_t rv;
-
-    dp_engine_ctx(&c, q);
-    rv = dp_dk_container_delete(&prob, &c, apr_table_get(q->params, "id"), q->query);
-    return dp_engine_reply(q, &c, rv, prob, 204, NULL);
+    return dp_engine_delete(q, dp_dk_container_delete, "id");
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -287,14 +274,7 @@ static int containers_logs(dp_req_t *q)
 /* GET /containers/{id}/stats: one sample plus the CLI's summary. */
 static int containers_stats(dp_req_t *q)
 {
-    json_object *stats = NULL;
-    dp_problem_t *prob = NULL;
-    dp_dk_ctx_t c;
-    apr_status_t rv;
-
-    dp_engine_ctx(&c, q);
-    rv = dp_dk_container_stats(&stats, &prob, &c, apr_table_get(q->params, "id"));
-    return dp_engine_reply(q, &c, rv, prob, 200, stats);
+    return dp_engine_get(q, dp_dk_container_stats, "id", 200);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -319,41 +299,19 @@ static int volumes_list(dp_req_t *q)
 /* GET /volumes/{name} */
 static int volumes_inspect(dp_req_t *q)
 {
-    json_object *v = NULL;
-    dp_problem_t *prob = NULL;
-    dp_dk_ctx_t c;
-    apr_status_t rv;
-
-    dp_engine_ctx(&c, q);
-    rv = dp_dk_volume_inspect(&v, &prob, &c, apr_table_get(q->params, "name"));
-    return dp_engine_reply(q, &c, rv, prob, 200, v);
+    return dp_engine_get(q, dp_dk_volume_inspect, "name", 200);
 }
 
 /* POST /volumes {"name","driver","labels","driver_opts"} → 201 Docker's volume object. */
 static int volumes_create(dp_req_t *q)
 {
-    json_object *in, *vol = NULL;
-    dp_problem_t *prob = NULL;
-    dp_dk_ctx_t c;
-    apr_status_t rv;
-
-    dp_engine_ctx(&c, q);
-    if ((rv = dp_read_json(&in, &prob, q, 0)) == APR_SUCCESS) {
-        rv = dp_dk_volume_create(&vol, &prob, &c, in);
-    }
-    return dp_engine_reply(q, &c, rv, prob, 201, vol);
+    return dp_engine_post(q, dp_dk_volume_create, 0, 201);
 }
 
 /* DELETE /volumes/{name}: 204; 409 while a container uses it. */
 static int volumes_delete(dp_req_t *q)
 {
-    dp_problem_t *prob = NULL;
-    dp_dk_ctx_t c;
-    apr_status_t rv;
-
-    dp_engine_ctx(&c, q);
-    rv = dp_dk_volume_delete(&prob, &c, apr_table_get(q->params, "name"), q->query);
-    return dp_engine_reply(q, &c, rv, prob, 204, NULL);
+    return dp_engine_delete(q, dp_dk_volume_delete, "name");
 }
 
 const dp_handler_entry_t dp_containers_handlers[] = {

@@ -51,6 +51,59 @@ int dp_engine_reply(dp_req_t *q, const dp_dk_ctx_t *c, apr_status_t rv, const dp
     return dp_send_result(q, rv, prob, status, body);
 }
 
+/* Answers fn on a route parameter. */
+int dp_engine_get(dp_req_t *q, dp_dk_get_fn *fn, const char *param, int status)
+{
+    json_object *out = NULL;
+    dp_problem_t *prob = NULL;
+    dp_dk_ctx_t c;
+    apr_status_t rv;
+
+    dp_engine_ctx(&c, q);
+    rv = fn(&out, &prob, &c, apr_table_get(q->params, param));
+    return dp_engine_reply(q, &c, rv, prob, status, out);
+}
+
+/* Answers fn on the JSON body. */
+int dp_engine_post(dp_req_t *q, dp_dk_body_fn *fn, int optional, int status)
+{
+    json_object *body, *out = NULL;
+    dp_problem_t *prob = NULL;
+    dp_dk_ctx_t c;
+    apr_status_t rv;
+
+    dp_engine_ctx(&c, q);
+    if ((rv = dp_read_json(&body, &prob, q, optional)) == APR_SUCCESS) {
+        rv = fn(&out, &prob, &c, body);
+    }
+    return dp_engine_reply(q, &c, rv, prob, status, out);
+}
+
+/* Answers a read-only operation. */
+int dp_engine_read(dp_req_t *q, dp_dk_read_fn *fn)
+{
+    json_object *o = NULL;
+    dp_problem_t *prob = NULL;
+    dp_dk_ctx_t c;
+    apr_status_t rv;
+
+    dp_engine_ctx(&c, q);
+    rv = fn(&o, &prob, &c);
+    return dp_engine_reply(q, &c, rv, prob, 200, o);
+}
+
+/* Answers a delete. */
+int dp_engine_delete(dp_req_t *q, dp_dk_delete_fn *fn, const char *param)
+{
+    dp_problem_t *prob = NULL;
+    dp_dk_ctx_t c;
+    apr_status_t rv;
+
+    dp_engine_ctx(&c, q);
+    rv = fn(&prob, &c, apr_table_get(q->params, param), q->query);
+    return dp_engine_reply(q, &c, rv, prob, 204, NULL);
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* networks */
 
@@ -71,14 +124,7 @@ static int networks_list(dp_req_t *q)
 /* GET /networks/{id}: Docker's inspect object. */
 static int networks_inspect(dp_req_t *q)
 {
-    json_object *o = NULL;
-    dp_problem_t *prob = NULL;
-    dp_dk_ctx_t c;
-    apr_status_t rv;
-
-    dp_engine_ctx(&c, q);
-    rv = dp_dk_network_inspect(&o, &prob, &c, apr_table_get(q->params, "id"));
-    return dp_engine_reply(q, &c, rv, prob, 200, o);
+    return dp_engine_get(q, dp_dk_network_inspect, "id", 200);
 }
 
 /* POST /networks: {"name","driver","internal","labels","subnet","gateway"} -> 201 {"id","warning"}. */
@@ -145,44 +191,21 @@ static int networks_disconnect(dp_req_t *q)
 /* GET /system/info: Docker's /info. */
 static int system_info(dp_req_t *q)
 {
-    json_object *o = NULL;
-    dp_problem_t *prob = NULL;
-    dp_dk_ctx_t c;
-    apr_status_t rv;
-
-    dp_engine_ctx(&c, q);
-    rv = dp_dk_system_info(&o, &prob, &c);
-    return dp_engine_reply(q, &c, rv, prob, 200, o);
+    return dp_engine_read(q, dp_dk_system_info);
 }
 
 /* GET /system/df: Docker's answer for admin; for other keys only their own containers,
  * volumes and (labelled) images, no build cache and no host-wide layer total. */
 static int system_df(dp_req_t *q)
 {
-    json_object *o = NULL;
-    dp_problem_t *prob = NULL;
-    dp_dk_ctx_t c;
-    apr_status_t rv;
-
-    dp_engine_ctx(&c, q);
-    rv = dp_dk_system_df(&o, &prob, &c);
-    return dp_engine_reply(q, &c, rv, prob, 200, o);
+    return dp_engine_read(q, dp_dk_system_df);
 }
 
 /* POST /system/prune: the kinds asked for; per-kind engine results and space_reclaimed. */
 static int system_prune(dp_req_t *q)
 {
-    json_object *body, *out = NULL;
-    dp_problem_t *prob = NULL;
-    dp_dk_ctx_t c;
-    apr_status_t rv;
-
-    dp_engine_ctx(&c, q);
     q->target = "system";
-    if ((rv = dp_read_json(&body, &prob, q, 1)) == APR_SUCCESS) {
-        rv = dp_dk_system_prune(&out, &prob, &c, body);
-    }
-    return dp_engine_reply(q, &c, rv, prob, 200, out);
+    return dp_engine_post(q, dp_dk_system_prune, 1, 200);
 }
 
 /* ------------------------------------------------------------------------------------------ */

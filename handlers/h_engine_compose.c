@@ -26,14 +26,7 @@ int dp_compose_list(dp_req_t *q)
 /* GET /compose/{project}: the project with its containers, networks and volumes. */
 int dp_compose_inspect(dp_req_t *q)
 {
-    json_object *out = NULL;
-    dp_problem_t *prob = NULL;
-    dp_dk_ctx_t c;
-    apr_status_t rv;
-
-    dp_engine_ctx(&c, q);
-    rv = dp_dk_project_inspect(&out, &prob, &c, apr_table_get(q->params, "project"));
-    return dp_engine_reply(q, &c, rv, prob, 200, out);
+    return dp_engine_get(q, dp_dk_project_inspect, "project", 200);
 }
 
 /* POST /compose/{project}/{start,stop,restart}: {"project","results":[{"id","name","changed"}]}. */

@@ -34,14 +34,7 @@ int dp_images_list(dp_req_t *q)
 /* GET /images/{name+}: Docker's inspect object (names with '/' and ':' route here whole). */
 int dp_images_inspect(dp_req_t *q)
 {
-    json_object *o = NULL;
-    dp_problem_t *prob = NULL;
-    dp_dk_ctx_t c;
-    apr_status_t rv;
-
-    dp_engine_ctx(&c, q);
-    rv = dp_dk_image_inspect(&o, &prob, &c, apr_table_get(q->params, "name"));
-    return dp_engine_reply(q, &c, rv, prob, 200, o);
+    return dp_engine_get(q, dp_dk_image_inspect, "name", 200);
 }
 
 /* DELETE /images/{name+}: ?force=, ?noprune=; Docker's list of untagged/deleted as items. */
@@ -63,16 +56,7 @@ int dp_images_delete(dp_req_t *q)
  * {"image","status","id","digest"}; in-band errors are 502 pull_failed (404 when not found). */
 int dp_images_pull(dp_req_t *q)
 {
-    json_object *body, *out = NULL;
-    dp_problem_t *prob = NULL;
-    dp_dk_ctx_t c;
-    apr_status_t rv;
-
-    dp_engine_ctx(&c, q);
-    if ((rv = dp_read_json(&body, &prob, q, 0)) == APR_SUCCESS) {
-        rv = dp_dk_image_pull(&out, &prob, &c, body);
-    }
-    return dp_engine_reply(q, &c, rv, prob, 200, out);
+    return dp_engine_post(q, dp_dk_image_pull, 0, 200);
 }
 
 /* ------------------------------------------------------------------------------------------ */

@@ -7,7 +7,7 @@
 #include "dp_glue.h"
 #include "dp_memo.h"
 #include "h_areas.h"
-#include "h_owner.h"
+#include "h_engine.h"
 
 #ifndef DP_OPENAPI_DEFAULT
 #define DP_OPENAPI_DEFAULT "/usr/local/share/mod_dockpay/openapi.json"
@@ -76,14 +76,7 @@ static int openapi(dp_req_t *q)
 /* GET /system/version: Docker's version object. */
 static int system_version(dp_req_t *q)
 {
-    json_object *v = NULL;
-    dp_problem_t *prob = NULL;
-    dp_dk_ctx_t c;
-    apr_status_t rv;
-
-    dp_engine_ctx(&c, q);
-    rv = dp_dk_system_version(&v, &prob, &c);
-    return dp_send_result(q, rv, prob, 200, v);
+    return dp_engine_read(q, dp_dk_system_version);
 }
 
 const dp_handler_entry_t dp_system_handlers[] = {

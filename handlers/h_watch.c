@@ -41,41 +41,6 @@ void dp_watch_child_init(server_rec *s, dp_conf_t *c, apr_pool_t *pchild)
     c->proc->watch = w;
 }
 
-/* Sends {"items": <len bytes of a JSON array>} as dp_send_json(q, 200, ...) would. */
-static int send_items_raw(dp_req_t *q, const char *prefix, const char *body, apr_size_t len,
-                          const char *suffix, dp_dk_snap_t *snap)
-{
-    request_rec *r = q->r;
-    apr_size_t plen = strlen(prefix), slen = strlen(suffix);
-    apr_bucket_brigade *bb;
-    apr_status_t rv;
-
-    r->status = 200;
-    ap_set_content_type(r, "application/json; charset=utf-8");
-    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
-    ap_set_content_length(r, (apr_off_t)(plen + len + slen));
-    if (r->header_only) {
-        dp_dk_snap_release(snap);
-        return OK;
-    }
-    bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
-    if (plen) apr_brigade_write(bb, NULL, NULL, prefix, plen);
-    if (snap) {
-        apr_brigade_write(bb, NULL, NULL, body, len);   /* a copy: the snapshot may go now */
-    }
-    else {   /* the engine's answer lives in the request pool: no copy */
-        APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_pool_create(body, len, r->pool, r->connection->bucket_alloc));
-    }
-    if (slen) apr_brigade_write(bb, NULL, NULL, suffix, slen);
-    dp_dk_snap_release(snap);
-    APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_eos_create(r->connection->bucket_alloc));
-    rv = ap_pass_brigade(r->output_filters, bb);
-    if (rv != APR_SUCCESS && !r->connection->aborted) {
-        DP_LOG(q, APLOG_INFO, rv, "sending the response failed");
-    }
-    return OK;
-}
-
 /* Relays the engine's list answer without decoding and re-encoding it (the pass-through's
  * answer, the same JSON); DECLINED when it is not a JSON array (the caller then reports). */
 static int relay(dp_req_t *q, int all, json_object *filters)
@@ -93,7 +58,8 @@ static int relay(dp_req_t *q, int all, json_object *filters)
     if (rv != APR_SUCCESS) {
         return dp_send_problem(q, prob);
     }
-    return send_items_raw(q, "{\"items\":", b, len, "}", NULL);
+    b = apr_psprintf(q->pool, "{\"items\":%.*s}", (int)len, b);
+    return dp_send_json_text(q, 200, b, strlen(b));
 }
 
 /* Answers GET /containers from the snapshot, or relays the engine's answer. */
@@ -102,6 +68,7 @@ int dp_watch_list(dp_req_t *q, int all, json_object *filters)
     dp_dk_snap_t *snap;
     const char *body;
     apr_size_t len;
+    int rv;
 
     if (q->proc->watch == NULL || (snap = dp_dk_watch_acquire(q->proc->watch)) == NULL) {
         return relay(q, all, filters);
@@ -110,7 +77,9 @@ int dp_watch_list(dp_req_t *q, int all, json_object *filters)
         dp_dk_snap_release(snap);
         return relay(q, all, filters);
     }
-    return send_items_raw(q, "", body, len, "", snap);
+    rv = dp_send_json_text(q, 200, body, len);   /* copied: the snapshot may go now */
+    dp_dk_snap_release(snap);
+    return rv;
 }
 
 /* Marks the start of a request that may change containers. */

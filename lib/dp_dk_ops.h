@@ -45,6 +45,12 @@ typedef struct dp_dk_ctx_t {
     int notice_error;
 } dp_dk_ctx_t;
 
+/* The shapes of most operations: on a named object (a route parameter), on a request body. */
+typedef apr_status_t dp_dk_get_fn(json_object **pout, dp_problem_t **pprob, dp_dk_ctx_t *c, const char *name);
+typedef apr_status_t dp_dk_body_fn(json_object **pout, dp_problem_t **pprob, dp_dk_ctx_t *c, json_object *body);
+typedef apr_status_t dp_dk_read_fn(json_object **pout, dp_problem_t **pprob, dp_dk_ctx_t *c);
+typedef apr_status_t dp_dk_delete_fn(dp_problem_t **pprob, dp_dk_ctx_t *c, const char *name, apr_table_t *query);
+
 /* ------------------------------------------------------------------------------------------ */
 /* shared helpers */
 
