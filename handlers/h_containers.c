@@ -109,10 +109,6 @@ typedef struct {
     apr_size_t text_len, text_cap;
     char *fix;                /* room for one UTF-8-repaired line */
     dp_dk_logs_t *dec;
-    int sniffed;              /* the first bytes of a follow stream were looked at */
-    int upstream_error;       /* ... and they were Docker's error answer, kept in errbuf */
-    char errbuf[4096];
-    apr_size_t errlen;
 } logs_ctx_t;
 
 /* Builds {"stream","time"?,"text"} for a line (a new reference). */
@@ -171,43 +167,22 @@ static apr_status_t on_line(void *baton, int stream, const char *line, apr_size_
     return rv;
 }
 
-/* Streamed engine data of a follow: Docker's own error answer is kept aside, logs decoded. */
-static apr_status_t on_follow_data(void *baton, const char *data, apr_size_t len)
-{
-    logs_ctx_t *c = baton;
-
-    if (!c->sniffed && len > 0) {
-        c->sniffed = 1;
-        /* frames start with 0, 1 or 2; an error answer is {"message": ...} */
-        c->upstream_error = data[0] == '{' && len >= 11 && !strncmp(data, "{\"message\":", 11);
-    }
-    if (c->upstream_error) {
-        apr_size_t n = len < sizeof(c->errbuf) - c->errlen ? len : sizeof(c->errbuf) - c->errlen;
-        memcpy(c->errbuf + c->errlen, data, n);
-        c->errlen += n;
-        return APR_SUCCESS;
-    }
-    return dp_dk_logs_feed(c->dec, data, len);
-}
-
 /* Follows the logs into a stream until the container stops or the client goes away. */
 static int logs_follow(logs_ctx_t *c, const char *path)
 {
     dp_req_t *q = c->q;
     dp_problem_t *prob = NULL;
     dp_http_resp_t *resp = NULL;
+    dp_dk_follow_t *f = dp_dk_follow_create(q->pool, c->dec);
+    dp_problem_t *upstream;
     apr_status_t rv;
 
     if (dp_stream_open(&c->st, &prob, q, c->fmt) != APR_SUCCESS) {
         return dp_send_problem(q, prob);
     }
-    rv = dp_stream_from_docker(&resp, &prob, c->st, path, on_follow_data, c);
-    if (rv == APR_SUCCESS && c->upstream_error) {
-        return dp_stream_fail(c->st, dp_docker_problem(q->pool, resp->status >= 400 ? resp->status : 502,
-                                                       c->errbuf, c->errlen));
-    }
-    if (rv == APR_SUCCESS && resp->status >= 400) {
-        return dp_stream_fail(c->st, dp_docker_problem(q->pool, resp->status, NULL, 0));
+    rv = dp_stream_from_docker(&resp, &prob, c->st, path, dp_dk_follow_feed, f);
+    if (rv == APR_SUCCESS && (upstream = dp_dk_follow_error(f, q->pool, resp->status)) != NULL) {
+        return dp_stream_fail(c->st, upstream);
     }
     if (rv == APR_SUCCESS || dp_stream_aborted(c->st)) {
         if (!dp_stream_aborted(c->st)) {

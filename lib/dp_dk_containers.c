@@ -537,3 +537,49 @@ apr_status_t dp_dk_container_list_raw(const char **pbody, apr_size_t *plen, dp_p
     *plen = (apr_size_t)(e - b);
     return APR_SUCCESS;
 }
+
+/* What a follow stream of logs has seen. */
+struct dp_dk_follow_t {
+    dp_dk_logs_t *dec;
+    int sniffed;              /* the first bytes were looked at */
+    int upstream_error;       /* ... and they were Docker's error answer, kept in errbuf */
+    char errbuf[4096];
+    apr_size_t errlen;
+};
+
+/* Starts reading a follow stream into dec. */
+dp_dk_follow_t *dp_dk_follow_create(apr_pool_t *p, dp_dk_logs_t *dec)
+{
+    dp_dk_follow_t *f = apr_pcalloc(p, sizeof(*f));
+
+    f->dec = dec;
+    return f;
+}
+
+/* Streamed engine data of a follow: Docker's own error answer is kept aside, logs decoded. */
+apr_status_t dp_dk_follow_feed(void *baton, const char *data, apr_size_t len)
+{
+    dp_dk_follow_t *f = baton;
+
+    if (!f->sniffed && len > 0) {
+        f->sniffed = 1;
+        /* frames start with 0, 1 or 2; an error answer is {"message": ...} */
+        f->upstream_error = data[0] == '{' && len >= 11 && !strncmp(data, "{\"message\":", 11);
+    }
+    if (f->upstream_error) {
+        apr_size_t n = len < sizeof(f->errbuf) - f->errlen ? len : sizeof(f->errbuf) - f->errlen;
+        memcpy(f->errbuf + f->errlen, data, n);
+        f->errlen += n;
+        return APR_SUCCESS;
+    }
+    return dp_dk_logs_feed(f->dec, data, len);
+}
+
+/* The problem of a follow that ended with the engine's status. */
+dp_problem_t *dp_dk_follow_error(dp_dk_follow_t *f, apr_pool_t *p, int status)
+{
+    if (f->upstream_error) {
+        return dp_docker_problem(p, status >= 400 ? status : 502, f->errbuf, f->errlen);
+    }
+    return status >= 400 ? dp_docker_problem(p, status, NULL, 0) : NULL;
+}

@@ -262,7 +262,8 @@ static apr_status_t visible_check(apr_hash_t **powners, dp_problem_t **pprob, dp
         && strcmp(o2, c->key) != 0) {
         return dp_problem_fail(pprob, c->pool, 404, "image_not_found", "no such image: %s", name);
     }
-    if (!image_visible(c, *powners, dp_json_get(info, "RepoTags"), dp_json_get(dp_json_get(info, "Config"), "Labels"))) {
+    if (!image_visible(c, *powners, dp_json_get(info, "RepoTags"),
+                       dp_json_get(dp_json_get(info, "Config"), "Labels"))) {
         return dp_problem_fail(pprob, c->pool, 404, "image_not_found", "no such image: %s", name);
     }
     return APR_SUCCESS;

@@ -70,14 +70,16 @@ apr_status_t dp_dk_network_create(json_object **pout, dp_problem_t **pprob, dp_d
 
     c->target = s->name;
     if (!dp_dk_name_ok(s->name)) {
-        return dp_problem_fail(pprob, p, 422, "invalid_value", "the field 'name' must be letters, digits, '_', '.' or '-'");
+        return dp_problem_fail(pprob, p, 422, "invalid_value",
+                               "the field 'name' must be letters, digits, '_', '.' or '-'");
     }
     if (s->driver && !dp_dk_name_ok(s->driver)) {
         return dp_problem_fail(pprob, p, 422, "invalid_value", "the field 'driver' is not a driver name");
     }
     for (i = 0; s->driver && refused[i]; ++i) {
         if (!strcmp(s->driver, refused[i])) {
-            return dp_problem_fail(pprob, p, 403, "policy_denied", "the field 'driver' may not be '%s' here", s->driver);
+            return dp_problem_fail(pprob, p, 403, "policy_denied", "the field 'driver' may not be '%s' here",
+                                   s->driver);
         }
     }
     if (s->subnet && !dp_dk_cidr_ok(s->subnet, &fam_s)) {

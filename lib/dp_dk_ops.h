@@ -16,6 +16,7 @@
 #include "dp_store.h"
 #include "dp_dk_policy.h"
 #include "dp_dk_quota.h"
+#include "dp_dk_logs.h"
 
 /* Longest time a pull or a build may take (ms); a client that goes away ends it earlier. */
 #define DP_DK_LONG_MS (60L * 60 * 1000)
@@ -172,6 +173,15 @@ apr_status_t dp_dk_container_logs(dp_dk_logreq_t *lr, dp_problem_t **pprob, dp_d
 /* Fetches the logs of lr at once (no follow) into *presp; an engine status >= 400 is a problem. */
 apr_status_t dp_dk_container_logs_get(dp_http_resp_t **presp, dp_problem_t **pprob, dp_dk_ctx_t *c,
                                       const dp_dk_logreq_t *lr);
+
+/* A follow stream of logs: dp_dk_follow_feed is the dp_http_write_fn of the engine's stream
+ * (baton: the dp_dk_follow_t); it decodes frames into dec, or keeps an error answer aside. */
+typedef struct dp_dk_follow_t dp_dk_follow_t;
+dp_dk_follow_t *dp_dk_follow_create(apr_pool_t *p, dp_dk_logs_t *dec);
+apr_status_t dp_dk_follow_feed(void *baton, const char *data, apr_size_t len);
+
+/* After the stream ended with the engine's status: its error answer as a problem, or NULL. */
+dp_problem_t *dp_dk_follow_error(dp_dk_follow_t *f, apr_pool_t *p, int status);
 
 /* ------------------------------------------------------------------------------------------ */
 /* networks (lib/dp_dk_networks.c) */

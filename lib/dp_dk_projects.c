@@ -86,7 +86,8 @@ static apr_status_t labelled(json_object **plist, dp_problem_t **pprob, dp_dk_ct
     const char *path;
     apr_status_t rv;
 
-    json_object_array_add(a, json_object_new_string(apr_pstrcat(q->pool, DP_DK_COMPOSE_LABEL_PROJECT, "=", name, NULL)));
+    json_object_array_add(a, json_object_new_string(apr_pstrcat(q->pool, DP_DK_COMPOSE_LABEL_PROJECT, "=", name,
+                                                                NULL)));
     json_object_object_add(f, "label", a);
     path = apr_pstrcat(q->pool, "/", kind, "?filters=", dp_url_encode(q->pool, dp_json_str(q->pool, f)), NULL);
     if ((rv = dp_dk_call(&res, NULL, pprob, q, "GET", path, NULL)) != APR_SUCCESS) {
@@ -108,13 +109,13 @@ static apr_status_t project_load(json_object **pout, json_object **pcontainers, 
     apr_status_t rv;
 
     if ((rv = dp_dk_containers_by_label(&cs, pprob, q,
-                                            apr_pstrcat(q->pool, DP_DK_COMPOSE_LABEL_PROJECT, "=", name, NULL)))
+                                        apr_pstrcat(q->pool, DP_DK_COMPOSE_LABEL_PROJECT, "=", name, NULL)))
         != APR_SUCCESS) {
         return rv;
     }
     if (cs == NULL || json_object_array_length(cs) == 0 || !may_act(q, cs)) {
-        return dp_problem_fail(pprob, q->pool, 404, "project_not_found", "no container belongs to the compose project '%s'",
-                               name);
+        return dp_problem_fail(pprob, q->pool, 404, "project_not_found",
+                               "no container belongs to the compose project '%s'", name);
     }
     if ((rv = labelled(&nets, pprob, q, "networks", name)) != APR_SUCCESS
         || (rv = labelled(&vols, pprob, q, "volumes", name)) != APR_SUCCESS) {
@@ -354,12 +355,12 @@ apr_status_t dp_dk_project_down(json_object **pout, dp_problem_t **pprob, dp_dk_
         if (id == NULL) continue;
         eid = dp_url_encode(q->pool, id);
         if (dp_dk_call(NULL, &status, pprob, q, "POST",
-                           apr_psprintf(q->pool, "/containers/%s/stop?t=%" APR_INT64_T_FMT, eid, t), NULL) != APR_SUCCESS
-            && status != 404) {
+                       apr_psprintf(q->pool, "/containers/%s/stop?t=%" APR_INT64_T_FMT, eid, t), NULL)
+            != APR_SUCCESS && status != 404) {
             return done_fail(pprob, q, out);
         }
         if (dp_dk_call(NULL, &status, pprob, q, "DELETE",
-                           apr_psprintf(q->pool, "/containers/%s?force=1&v=%d", eid, volumes), NULL) != APR_SUCCESS
+                       apr_psprintf(q->pool, "/containers/%s?force=1&v=%d", eid, volumes), NULL) != APR_SUCCESS
             && status != 404) {
             return done_fail(pprob, q, out);
         }
@@ -386,7 +387,7 @@ static apr_status_t up_owner_check(dp_problem_t **pprob, dp_dk_ctx_t *q, const c
     apr_status_t rv;
 
     if ((rv = dp_dk_containers_by_label(&cs, pprob, q,
-                                            apr_pstrcat(q->pool, DP_DK_COMPOSE_LABEL_PROJECT, "=", name, NULL)))
+                                        apr_pstrcat(q->pool, DP_DK_COMPOSE_LABEL_PROJECT, "=", name, NULL)))
         != APR_SUCCESS) {
         return rv;
     }
@@ -436,7 +437,7 @@ static apr_status_t up_refs_check(dp_problem_t **pprob, dp_dk_ctx_t *q, const dp
         apr_status_t rv;
 
         rv = dp_dk_call(&o, &status, pprob, q, "GET",
-                            apr_pstrcat(q->pool, "/", kind, "/", dp_url_encode(q->pool, r->name), NULL), NULL);
+                        apr_pstrcat(q->pool, "/", kind, "/", dp_url_encode(q->pool, r->name), NULL), NULL);
         ename = dp_json_get_str(o, "Name");
         if (rv != APR_SUCCESS && status != 404) {
             return rv;
@@ -489,7 +490,8 @@ apr_status_t dp_dk_project_up(json_object **pout, dp_problem_t **pprob, dp_dk_ct
     }
     q->target = name;
     if (!dp_dk_compose_name_ok(name)) {
-        return dp_problem_fail(pprob, p, 422, "invalid_value", "the field 'project' must match ^[a-z0-9][a-z0-9_-]{0,62}$");
+        return dp_problem_fail(pprob, p, 422, "invalid_value",
+                               "the field 'project' must match ^[a-z0-9][a-z0-9_-]{0,62}$");
     }
     if ((v = dp_json_get(body, "compose")) == NULL) {
         return dp_problem_fail(pprob, p, 400, "missing_field", "the field 'compose' is required");

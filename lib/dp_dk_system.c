@@ -46,7 +46,8 @@ apr_status_t dp_dk_system_df(json_object **pout, dp_problem_t **pprob, dp_dk_ctx
         return APR_SUCCESS;
     }
     if (o == NULL || !json_object_is_type(o, json_type_object)) {
-        return dp_problem_fail(pprob, c->pool, 502, "docker_bad_response", "the Docker engine's df answer is not an object");
+        return dp_problem_fail(pprob, c->pool, 502, "docker_bad_response",
+                               "the Docker engine's df answer is not an object");
     }
     keep_owned(c, o, "Containers", "Labels");
     keep_owned(c, o, "Volumes", "Labels");
