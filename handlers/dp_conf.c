@@ -211,11 +211,11 @@ static const char *parse_policy_allow(dp_conf_t *c, apr_pool_t *p, const dp_conf
     int bit;
 
     (void)a2;
-    if (!strcasecmp(v, "privileged")) bit = DP_ALLOW_PRIVILEGED;
-    else if (!strcasecmp(v, "host-namespaces")) bit = DP_ALLOW_HOST_NAMESPACES;
-    else if (!strcasecmp(v, "devices")) bit = DP_ALLOW_DEVICES;
-    else if (!strcasecmp(v, "security-opt")) bit = DP_ALLOW_SECURITY_OPT;
-    else if (!strcasecmp(v, "sysctls")) bit = DP_ALLOW_SYSCTLS;
+    if (!strcasecmp(v, "privileged")) bit = DP_DK_ALLOW_PRIVILEGED;
+    else if (!strcasecmp(v, "host-namespaces")) bit = DP_DK_ALLOW_HOST_NAMESPACES;
+    else if (!strcasecmp(v, "devices")) bit = DP_DK_ALLOW_DEVICES;
+    else if (!strcasecmp(v, "security-opt")) bit = DP_DK_ALLOW_SECURITY_OPT;
+    else if (!strcasecmp(v, "sysctls")) bit = DP_DK_ALLOW_SYSCTLS;
     else if (!strcasecmp(v, "none")) bit = 0;
     else {
         return apr_psprintf(p, "DockpayPolicyAllow: unknown relaxation '%s' (privileged, "

@@ -15,7 +15,8 @@
 /* ------------------------------------------------------------------------------------------ */
 /* responses */
 
-static int send_text(dp_req_t *q, int status, const char *ctype, const char *body, apr_size_t len)
+/* Sends len bytes of body as ctype with status. */
+int dp_send_text(dp_req_t *q, int status, const char *ctype, const char *body, apr_size_t len)
 {
     request_rec *r = q->r;
     apr_bucket_brigade *bb;
@@ -48,19 +49,13 @@ static int send_text(dp_req_t *q, int status, const char *ctype, const char *bod
 int dp_send_json(dp_req_t *q, int status, json_object *body)
 {
     const char *s = dp_json_str(q->pool, body);
-    return send_text(q, status, "application/json; charset=utf-8", s, strlen(s));
+    return dp_send_text(q, status, "application/json; charset=utf-8", s, strlen(s));
 }
 
 /* Sends serialised JSON with status. */
 int dp_send_json_text(dp_req_t *q, int status, const char *json, apr_size_t len)
 {
-    return send_text(q, status, "application/json; charset=utf-8", json, len);
-}
-
-/* Sends len bytes of body with status and Content-Type ctype. */
-int dp_send_raw(dp_req_t *q, int status, const char *ctype, const char *body, apr_size_t len)
-{
-    return send_text(q, status, ctype, body, len);
+    return dp_send_text(q, status, "application/json; charset=utf-8", json, len);
 }
 
 /* Sends an empty response with status. */
@@ -72,6 +67,32 @@ int dp_send_empty(dp_req_t *q, int status)
     q->sent_body = NULL;
     q->sent_len = 0;
     return OK;
+}
+
+/* Sends {"items": list}. */
+int dp_send_items(dp_req_t *q, int status, json_object *list, json_object *warnings)
+{
+    json_object *o = dp_json_object(q->pool);
+
+    if (list && json_object_is_type(list, json_type_array)) {
+        dp_json_set_ref(o, "items", list);
+    }
+    else {
+        json_object_object_add(o, "items", json_object_new_array());
+    }
+    if (warnings) {
+        dp_json_set_ref(o, "warnings", warnings);
+    }
+    return dp_send_json(q, status, o);
+}
+
+/* Sends the outcome of a core operation. */
+int dp_send_result(dp_req_t *q, apr_status_t rv, const dp_problem_t *prob, int status, json_object *body)
+{
+    if (rv != APR_SUCCESS) {
+        return dp_send_problem(q, prob);
+    }
+    return body ? dp_send_json(q, status, body) : dp_send_empty(q, status);
 }
 
 /* Sends prob as application/problem+json. */
@@ -93,7 +114,7 @@ int dp_send_problem(dp_req_t *q, const dp_problem_t *prob)
         apr_table_setn(q->r->headers_out, "WWW-Authenticate", "Bearer realm=\"dockpay\"");
     }
     s = dp_json_str(q->pool, dp_problem_json(q->pool, prob));
-    return send_text(q, prob->status, "application/problem+json", s, strlen(s));
+    return dp_send_text(q, prob->status, "application/problem+json", s, strlen(s));
 }
 
 /* Sends a new problem with a printf-style detail. */
@@ -251,39 +272,14 @@ const char *dp_query(dp_req_t *q, const char *name)
 /* Reads a boolean query parameter. */
 apr_status_t dp_query_bool(int *pval, dp_problem_t **pprob, dp_req_t *q, const char *name, int dflt)
 {
-    const char *v = dp_query(q, name);
-
-    *pval = dflt;
-    if (v == NULL) {
-        return APR_SUCCESS;
-    }
-    if (*v == '\0') {
-        *pval = 1;  /* "?force" alone means true */
-        return APR_SUCCESS;
-    }
-    if (dp_parse_bool(pval, v) != APR_SUCCESS) {
-        return dp_problem_fail(pprob, q->pool, 400, "bad_query",
-                               "the query parameter '%s' must be true or false", name);
-    }
-    return APR_SUCCESS;
+    return dp_query_field_bool(pval, pprob, q->pool, q->query, name, dflt);
 }
 
 /* Reads an integer query parameter in [min,max]. */
 apr_status_t dp_query_int(apr_int64_t *pval, dp_problem_t **pprob, dp_req_t *q, const char *name,
                           apr_int64_t dflt, apr_int64_t min, apr_int64_t max)
 {
-    const char *v = dp_query(q, name);
-
-    *pval = dflt;
-    if (v == NULL) {
-        return APR_SUCCESS;
-    }
-    if (dp_parse_int(pval, v, min, max) != APR_SUCCESS) {
-        return dp_problem_fail(pprob, q->pool, 400, "bad_query",
-                               "the query parameter '%s' must be a whole number from %" APR_INT64_T_FMT
-                               " to %" APR_INT64_T_FMT, name, min, max);
-    }
-    return APR_SUCCESS;
+    return dp_query_field_int(pval, pprob, q->pool, q->query, name, dflt, min, max);
 }
 
 /* ------------------------------------------------------------------------------------------ */

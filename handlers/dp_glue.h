@@ -22,12 +22,6 @@
 APLOG_USE_MODULE(dockpay);
 #endif
 
-/* Create-policy relaxations (DockpayPolicyAllow). */
-#define DP_ALLOW_PRIVILEGED      0x01
-#define DP_ALLOW_HOST_NAMESPACES 0x02
-#define DP_ALLOW_DEVICES         0x04
-#define DP_ALLOW_SECURITY_OPT    0x08
-#define DP_ALLOW_SYSCTLS         0x10
 
 /* Process-wide state for one server: clients and the keyring (read-only after start-up,
  * except where a client documents its own locking). It is not part of the configuration:
@@ -98,11 +92,19 @@ int dp_send_json(dp_req_t *q, int status, json_object *body);
 /* Sends len bytes of already serialised JSON with status; returns OK. */
 int dp_send_json_text(dp_req_t *q, int status, const char *json, apr_size_t len);
 
-/* Sends len bytes of body with status and Content-Type ctype (NULL: none); returns OK. */
-int dp_send_raw(dp_req_t *q, int status, const char *ctype, const char *body, apr_size_t len);
-
 /* Sends an empty response with status (204). */
 int dp_send_empty(dp_req_t *q, int status);
+
+/* Sends len bytes of body as ctype (e.g. text/plain) with status; returns OK. */
+int dp_send_text(dp_req_t *q, int status, const char *ctype, const char *body, apr_size_t len);
+
+/* Sends {"items": list} (list NULL: an empty array; warnings, when not NULL, as "warnings")
+ * with status; returns OK. */
+int dp_send_items(dp_req_t *q, int status, json_object *list, json_object *warnings);
+
+/* Sends the outcome of a core operation: prob when rv failed, else body with status (body NULL:
+ * an empty response); returns OK. */
+int dp_send_result(dp_req_t *q, apr_status_t rv, const dp_problem_t *prob, int status, json_object *body);
 
 /* Sends prob as application/problem+json (logs 5xx problems); returns OK. */
 int dp_send_problem(dp_req_t *q, const dp_problem_t *prob);

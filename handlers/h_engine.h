@@ -3,29 +3,29 @@
 #define H_ENGINE_H
 
 #include "dp_glue.h"
+#include "dp_dk_ops.h"
 
-/* Longest time a pull or a build may take (ms); a client that goes away ends it earlier. */
-#define DP_ENGINE_LONG_MS (60L * 60 * 1000)
+/* Sends the outcome of core operation c (lib/dp_dk_ops.h): logs c->notice, sets q->target from
+ * c->target, then prob when rv failed, else body with status (body NULL: empty). Returns OK. */
+int dp_engine_reply(dp_req_t *q, const dp_dk_ctx_t *c, apr_status_t rv, const dp_problem_t *prob, int status,
+                    json_object *body);
 
-/* Calls the engine (dp_docker_call on the request's client and pool). */
-apr_status_t dp_engine_call(json_object **pjson, int *pstatus, dp_problem_t **pprob, dp_req_t *q,
-                            const char *method, const char *path, json_object *body);
+/* Answers the core operation fn on the route parameter param with status (GET /x/{param}). */
+int dp_engine_get(dp_req_t *q, dp_dk_get_fn *fn, const char *param, int status);
 
-/* Sends {"items": list} (list may be NULL: an empty array). */
-int dp_engine_send_items(dp_req_t *q, json_object *list);
+/* Answers the core operation fn on the JSON body (optional: an empty body is {}) with status. */
+int dp_engine_post(dp_req_t *q, dp_dk_body_fn *fn, int optional, int status);
+
+/* Answers the read-only core operation fn (GET /system/...). */
+int dp_engine_read(dp_req_t *q, dp_dk_read_fn *fn);
+
+/* Answers 204 after the core delete fn on the route parameter param and the query. */
+int dp_engine_delete(dp_req_t *q, dp_dk_delete_fn *fn, const char *param);
 
 /* tick_cb of long engine calls: aborts when the client has gone away (baton: request_rec). */
 apr_status_t dp_engine_tick(void *baton);
 
-/* Lists containers ("/containers/json?all=1&filters=...") with label filter label (e.g.
- * "com.docker.compose.project=web"); *plist is a JSON array. */
-apr_status_t dp_engine_containers_by_label(json_object **plist, dp_problem_t **pprob, dp_req_t *q,
-                                           const char *label);
-
 /* Images */
-/* 404 image_not_found when the engine has image name and the request's non-admin key may not
- * use it (another key's tag or image); success for admin, visible or absent images. */
-apr_status_t dp_images_usable(dp_problem_t **pprob, dp_req_t *q, const char *name);
 int dp_images_list(dp_req_t *q);
 int dp_images_inspect(dp_req_t *q);
 int dp_images_pull(dp_req_t *q);

@@ -7,7 +7,6 @@
 #include "dp_glue.h"
 #include "h_engine.h"
 #include "h_stream.h"
-#include "dp_dk_misc.h"
 #include "dp_dk_progress.h"
 #include "h_owner.h"
 
@@ -21,22 +20,6 @@ typedef struct {
     dp_problem_t *prob;         /* the engine's error answer, when it sent one */
 } events_t;
 
-/* Returns the problem when line is the engine's error answer ({"message"} without "Type"). */
-static dp_problem_t *error_answer(events_t *e, const char *line, apr_size_t len)
-{
-    json_object *o;
-    dp_problem_t *prob = NULL;
-
-    json_tokener_reset(e->tok);
-    o = json_tokener_parse_ex(e->tok, line, (int)len);
-    if (o && json_object_is_type(o, json_type_object) && dp_json_get_str(o, "message")
-        && dp_json_get(o, "Type") == NULL) {
-        prob = dp_problem_make(e->q->pool, 502, "docker_error", "Docker: %s", dp_json_get_str(o, "message"));
-    }
-    json_object_put(o);
-    return prob;
-}
-
 /* Line callback: forwards one engine event to the client. */
 static apr_status_t event_line(void *baton, const char *line, apr_size_t len)
 {
@@ -47,7 +30,7 @@ static apr_status_t event_line(void *baton, const char *line, apr_size_t len)
     }
     if (e->first) {
         e->first = 0;
-        if ((e->prob = error_answer(e, line, len)) != NULL) {
+        if ((e->prob = dp_dk_events_error(e->q->pool, e->tok, line, len)) != NULL) {
             return APR_ECONNABORTED;
         }
     }
@@ -64,38 +47,16 @@ static apr_status_t tokener_free(void *data)
  * Ends when the client goes away, or by itself when until is given. */
 int dp_system_events(dp_req_t *q)
 {
-    const char *since = dp_query(q, "since"), *until = dp_query(q, "until"), *type = dp_query(q, "type");
-    const char *version, *path = "/events?";
+    const char *path;
     dp_dk_lines_t *lines;
     dp_http_resp_t *resp = NULL;
     dp_problem_t *prob = NULL;
+    dp_dk_ctx_t c;
     events_t e;
     apr_status_t rv;
 
-    if ((since && !dp_dk_event_time_ok(since)) || (until && !dp_dk_event_time_ok(until))) {
-        return dp_fail(q, 422, "invalid_value", "'since' and 'until' must be unix times, RFC 3339 times or durations");
-    }
-    if (type && !dp_dk_event_type_ok(type)) {
-        return dp_fail(q, 422, "invalid_value", "the query parameter 'type' is not an event type (container, image, ...)");
-    }
-    if (since) path = apr_pstrcat(q->pool, path, "since=", dp_url_encode(q->pool, since), "&", NULL);
-    if (until) path = apr_pstrcat(q->pool, path, "until=", dp_url_encode(q->pool, until), "&", NULL);
-    if (type || dp_owner(q)) {
-        json_object *f = dp_json_object(q->pool);
-        if (type) {
-            json_object *t = json_object_new_array();
-            json_object_array_add(t, json_object_new_string(type));
-            json_object_object_add(f, "type", t);
-        }
-        if (dp_owner(q)) {
-            /* a non-admin key sees the events of its labelled objects (the engine matches the
-             * label filter on the event's attributes: container and image events carry labels) */
-            dp_dk_owner_filters_add(f, q->pool, dp_owner(q));
-        }
-        path = apr_pstrcat(q->pool, path, "filters=", dp_url_encode(q->pool, dp_json_str(q->pool, f)), NULL);
-    }
-    /* an unreachable engine is a plain 503 before any output */
-    if (dp_docker_version(&version, &prob, q->proc->docker, q->pool) != APR_SUCCESS) {
+    dp_engine_ctx(&c, q);
+    if (dp_dk_events_begin(&path, &prob, &c, q->query) != APR_SUCCESS) {
         return dp_send_problem(q, prob);
     }
     memset(&e, 0, sizeof(e));

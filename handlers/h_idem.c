@@ -55,12 +55,12 @@ static int replay(dp_req_t *q, const dp_idem_row_t *row)
     apr_table_setn(q->r->headers_out, "Idempotent-Replayed", "true");
     q->target = row->target;
     if (!row->body_kept) {
-        return dp_send_raw(q, row->status, "application/json; charset=utf-8", gone, sizeof(gone) - 1);
+        return dp_send_text(q, row->status, "application/json; charset=utf-8", gone, sizeof(gone) - 1);
     }
     if (row->status == 204 || row->body_len == 0) {
         return dp_send_empty(q, row->status);
     }
-    return dp_send_raw(q, row->status, row->content_type, row->body, row->body_len);
+    return dp_send_text(q, row->status, row->content_type, row->body, row->body_len);
 }
 
 /* Seconds after which a pending claim counts as abandoned: DP_IDEM_ABANDONED, or more when

@@ -22,15 +22,6 @@ static apr_status_t env_db(dp_sub_env_t *env, dp_problem_t **pprob, dp_req_t *q)
     return (env->db = dp_db_acquire(pprob, q)) ? APR_SUCCESS : DP_EPROBLEM;
 }
 
-/* Answers {"items": items} with status. */
-static int send_items(dp_req_t *q, int status, json_object *items)
-{
-    json_object *o = dp_json_object(q->pool);
-
-    dp_json_set_ref(o, "items", items);
-    return dp_send_json(q, status, o);
-}
-
 /* GET /subscriptions: the local billing keys with their schedules, paginated. */
 static int sub_list(dp_req_t *q)
 {
@@ -143,7 +134,7 @@ static int schedule(dp_req_t *q)
         || dp_sub_schedule(&items, &prob, &env, body) != APR_SUCCESS) {
         return dp_send_problem(q, prob);
     }
-    return send_items(q, 201, items);
+    return dp_send_items(q, 201, items, NULL);
 }
 
 /* GET /subscriptions/schedule/{customer_uid}?from=&to=: PortOne's schedules in the window. */
@@ -166,7 +157,7 @@ static int schedule_list(dp_req_t *q)
         || dp_sub_list_schedules(&items, &prob, &env, cu, from, to) != APR_SUCCESS) {
         return dp_send_problem(q, prob);
     }
-    return send_items(q, 200, items);
+    return dp_send_items(q, 200, items, NULL);
 }
 
 /* DELETE /subscriptions/schedule/{customer_uid}: body {"merchant_uid": [...]} or none (all);
@@ -186,7 +177,7 @@ static int unschedule(dp_req_t *q)
         || dp_sub_unschedule(&items, &prob, &env, body) != APR_SUCCESS) {
         return dp_send_problem(q, prob);
     }
-    return send_items(q, 200, items);
+    return dp_send_items(q, 200, items, NULL);
 }
 
 const dp_handler_entry_t dp_subscription_handlers[] = {

@@ -7,6 +7,7 @@
 #include "dp_glue.h"
 #include "dp_memo.h"
 #include "h_areas.h"
+#include "h_engine.h"
 
 /* What one dependency check found; memoised as its bytes. */
 typedef struct health_state_t {
@@ -80,13 +81,7 @@ static int openapi(dp_req_t *q)
 /* GET /system/version: Docker's version object. */
 static int system_version(dp_req_t *q)
 {
-    json_object *v = NULL;
-    dp_problem_t *prob = NULL;
-
-    if (dp_docker_call(&v, NULL, &prob, q->proc->docker, q->pool, "GET", "/version", NULL) != APR_SUCCESS) {
-        return dp_send_problem(q, prob);
-    }
-    return dp_send_json(q, 200, v);
+    return dp_engine_read(q, dp_dk_system_version);
 }
 
 const dp_handler_entry_t dp_system_handlers[] = {

@@ -10,6 +10,7 @@
 #include "dp_glue.h"
 #include "h_watch.h"
 #include "dp_dk_watch.h"
+#include "h_owner.h"
 
 /* One watcher per Docker endpoint in this child, shared by the servers that use it. */
 static apr_hash_t *watchers;
@@ -40,74 +41,27 @@ void dp_watch_child_init(server_rec *s, const dp_conf_t *c, dp_proc_t *proc, apr
     proc->watch = w;
 }
 
-/* Sends {"items": <len bytes of a JSON array>} as dp_send_json(q, 200, ...) would. */
-static int send_items_raw(dp_req_t *q, const char *prefix, const char *body, apr_size_t len,
-                          const char *suffix, dp_dk_snap_t *snap)
-{
-    request_rec *r = q->r;
-    apr_size_t plen = strlen(prefix), slen = strlen(suffix);
-    apr_bucket_brigade *bb;
-    apr_status_t rv;
-
-    r->status = 200;
-    ap_set_content_type(r, "application/json; charset=utf-8");
-    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
-    ap_set_content_length(r, (apr_off_t)(plen + len + slen));
-    if (r->header_only) {
-        dp_dk_snap_release(snap);
-        return OK;
-    }
-    bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
-    if (plen) apr_brigade_write(bb, NULL, NULL, prefix, plen);
-    if (snap) {
-        apr_brigade_write(bb, NULL, NULL, body, len);   /* a copy: the snapshot may go now */
-    }
-    else {   /* the engine's answer lives in the request pool: no copy */
-        APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_pool_create(body, len, r->pool, r->connection->bucket_alloc));
-    }
-    if (slen) apr_brigade_write(bb, NULL, NULL, suffix, slen);
-    dp_dk_snap_release(snap);
-    APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_eos_create(r->connection->bucket_alloc));
-    rv = ap_pass_brigade(r->output_filters, bb);
-    if (rv != APR_SUCCESS && !r->connection->aborted) {
-        DP_LOG(q, APLOG_INFO, rv, "sending the response failed");
-    }
-    return OK;
-}
-
 /* Relays the engine's list answer without decoding and re-encoding it (the pass-through's
  * answer, the same JSON); DP_WATCH_NOT_A_LIST when it is not a JSON array (the caller then
  * reports). */
 static dp_watch_rc_t relay(int *pret, dp_req_t *q, int all, json_object *filters)
 {
-    dp_http_req_t req;
-    dp_http_resp_t *resp = NULL;
     dp_problem_t *prob = NULL;
-    const char *b, *e;
+    const char *b = NULL;
+    apr_size_t len = 0;
+    dp_dk_ctx_t c;
+    apr_status_t rv;
 
-    memset(&req, 0, sizeof(req));
-    req.method = "GET";
-    req.url = apr_pstrcat(q->pool, "/containers/json?all=", all ? "1" : "0", NULL);
-    if (filters && json_object_object_length(filters) > 0) {
-        req.url = apr_pstrcat(q->pool, req.url, "&filters=", dp_url_encode(q->pool, dp_json_str(q->pool, filters)),
-                              NULL);
+    dp_engine_ctx(&c, q);
+    if ((rv = dp_dk_container_list_raw(&b, &len, &prob, &c, all, filters)) == APR_EINVAL) {
+        return DP_WATCH_NOT_A_LIST;
     }
-    if (dp_docker_send(&resp, &prob, q->proc->docker, q->pool, &req) != APR_SUCCESS) {
+    if (rv != APR_SUCCESS) {
         *pret = dp_send_problem(q, prob);
         return DP_WATCH_SENT;
     }
-    if (resp->status >= 400) {
-        *pret = dp_send_problem(q, dp_docker_problem(q->pool, resp->status, resp->body, resp->len));
-        return DP_WATCH_SENT;
-    }
-    b = resp->body;
-    e = resp->body + resp->len;
-    while (b < e && (*b == ' ' || *b == '\n' || *b == '\r' || *b == '\t')) ++b;
-    while (e > b && (e[-1] == ' ' || e[-1] == '\n' || e[-1] == '\r' || e[-1] == '\t')) --e;
-    if (resp->status != 200 || e - b < 2 || *b != '[' || e[-1] != ']') {
-        return DP_WATCH_NOT_A_LIST;
-    }
-    *pret = send_items_raw(q, "{\"items\":", b, (apr_size_t)(e - b), "}", NULL);
+    b = apr_psprintf(q->pool, "{\"items\":%.*s}", (int)len, b);
+    *pret = dp_send_json_text(q, 200, b, strlen(b));
     return DP_WATCH_SENT;
 }
 
@@ -125,7 +79,8 @@ dp_watch_rc_t dp_watch_list(int *pret, dp_req_t *q, int all, json_object *filter
         dp_dk_snap_release(snap);
         return relay(pret, q, all, filters);
     }
-    *pret = send_items_raw(q, "", body, len, "", snap);
+    *pret = dp_send_json_text(q, 200, body, len);   /* copied: the snapshot may go now */
+    dp_dk_snap_release(snap);
     return DP_WATCH_SENT;
 }
 

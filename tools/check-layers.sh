@@ -5,7 +5,8 @@
 # layers below it, never above or sideways (Makefile.am gives each layer the same include path,
 # so the build refuses most of these too; this check names the file and line):
 #
-#   base     <- store, docker, portone  <- billing      (handlers/ and mod_dockpay.c see all)
+#   base     <- store, docker, portone  <- billing, engine   (handlers/ and mod_dockpay.c see all)
+#   (billing: store, portone; engine, the Docker operations of the API: store, docker)
 #
 # It fails, naming file:line, when
 #   - a file in lib/ includes a "dp_*.h" of a layer it may not see, or one that is not in lib/
@@ -23,10 +24,11 @@ allowed() {   # allowed LAYER: the layers a file of LAYER may include from
     docker)  echo "docker base" ;;
     portone) echo "portone base" ;;
     billing) echo "billing store portone base" ;;
+    engine)  echo "engine docker store base" ;;
     *)       echo "" ;;
     esac
 }
-LAYERS="base store docker portone billing"
+LAYERS="base store docker portone billing engine"
 
 check() {
     top=$1

@@ -494,3 +494,41 @@ apr_status_t dp_json_only_fields(dp_problem_t **pprob, apr_pool_t *p, json_objec
     }
     return APR_SUCCESS;
 }
+
+/* Reads a boolean query parameter. */
+apr_status_t dp_query_field_bool(int *pval, dp_problem_t **pprob, apr_pool_t *p, apr_table_t *query,
+                                 const char *name, int dflt)
+{
+    const char *v = apr_table_get(query, name);
+
+    *pval = dflt;
+    if (v == NULL) {
+        return APR_SUCCESS;
+    }
+    if (*v == '\0') {
+        *pval = 1;  /* "?force" alone means true */
+        return APR_SUCCESS;
+    }
+    if (dp_parse_bool(pval, v) != APR_SUCCESS) {
+        return dp_problem_fail(pprob, p, 400, "bad_query", "the query parameter '%s' must be true or false", name);
+    }
+    return APR_SUCCESS;
+}
+
+/* Reads an integer query parameter in [min,max]. */
+apr_status_t dp_query_field_int(apr_int64_t *pval, dp_problem_t **pprob, apr_pool_t *p, apr_table_t *query,
+                                const char *name, apr_int64_t dflt, apr_int64_t min, apr_int64_t max)
+{
+    const char *v = apr_table_get(query, name);
+
+    *pval = dflt;
+    if (v == NULL) {
+        return APR_SUCCESS;
+    }
+    if (dp_parse_int(pval, v, min, max) != APR_SUCCESS) {
+        return dp_problem_fail(pprob, p, 400, "bad_query",
+                               "the query parameter '%s' must be a whole number from %" APR_INT64_T_FMT
+                               " to %" APR_INT64_T_FMT, name, min, max);
+    }
+    return APR_SUCCESS;
+}

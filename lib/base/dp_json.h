@@ -4,6 +4,7 @@
 #define DP_JSON_H
 
 #include <apr_pools.h>
+#include <apr_tables.h>
 #include <json-c/json.h>
 
 #include "dp_json_value.h"
@@ -32,6 +33,15 @@ apr_status_t dp_json_field_int(apr_int64_t *pval, dp_problem_t **pprob, apr_pool
 /* Reads boolean field key. */
 apr_status_t dp_json_field_bool(int *pval, dp_problem_t **pprob, apr_pool_t *p,
                                 json_object *o, const char *key, int required);
+
+/* Reads boolean query parameter name of query (absent: dflt; "?name" alone: true); another
+ * value than true/false/1/0... is a 400 bad_query naming it. */
+apr_status_t dp_query_field_bool(int *pval, dp_problem_t **pprob, apr_pool_t *p, apr_table_t *query,
+                                 const char *name, int dflt);
+
+/* Reads integer query parameter name of query in [min,max] (absent: dflt); 400 bad_query. */
+apr_status_t dp_query_field_int(apr_int64_t *pval, dp_problem_t **pprob, apr_pool_t *p, apr_table_t *query,
+                                const char *name, apr_int64_t dflt, apr_int64_t min, apr_int64_t max);
 
 /* Refuses any member of o whose name is not in the NULL-terminated list allowed (400). */
 apr_status_t dp_json_only_fields(dp_problem_t **pprob, apr_pool_t *p, json_object *o,

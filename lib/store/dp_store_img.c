@@ -119,3 +119,27 @@ apr_status_t dp_store_img_owners(apr_hash_t **powners, dp_problem_t **pprob, dp_
     }
     return APR_SUCCESS;
 }
+
+/* Reads the owners of refs. */
+apr_status_t dp_store_img_owners_of(apr_hash_t **powners, dp_problem_t **pprob, dp_db_t *db,
+                                    const apr_array_header_t *refs)
+{
+    apr_hash_t *h = apr_hash_make(db->pool);
+    apr_status_t rv;
+    int i;
+
+    for (i = 0; i < refs->nelts; ++i) {
+        const char *ref = APR_ARRAY_IDX(refs, i, const char *), *owner = NULL;
+        if (apr_hash_get(h, ref, APR_HASH_KEY_STRING)) {
+            continue;
+        }
+        if ((rv = dp_store_img_owner(&owner, pprob, db, ref)) != APR_SUCCESS) {
+            return rv;
+        }
+        if (owner) {
+            apr_hash_set(h, apr_pstrdup(db->pool, ref), APR_HASH_KEY_STRING, owner);
+        }
+    }
+    *powners = h;
+    return APR_SUCCESS;
+}

@@ -29,6 +29,11 @@ apr_status_t dp_store_img_set(dp_problem_t **pprob, dp_db_t *db, const char *ref
 /* Removes the record of ref (key NULL: whoever owns it; else only key's). */
 apr_status_t dp_store_img_forget(dp_problem_t **pprob, dp_db_t *db, const char *ref, const char *key);
 
+/* Reads the owners of the refs (const char*) only into *powners: ref -> key name (refs nobody
+ * owns are absent), one labelled lookup (img_owner_get) a ref. */
+apr_status_t dp_store_img_owners_of(apr_hash_t **powners, dp_problem_t **pprob, dp_db_t *db,
+                                    const apr_array_header_t *refs);
+
 /* Reads every record into *powners: ref -> key name (both in db->pool). */
 apr_status_t dp_store_img_owners(apr_hash_t **powners, dp_problem_t **pprob, dp_db_t *db);
 

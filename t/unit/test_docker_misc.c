@@ -13,6 +13,7 @@
 #include "dp_dk_compose.h"
 #include "dp_dk_misc.h"
 #include "dp_json.h"
+#include "dp_dk_ops.h"
 
 static const char containers[] =
     "[{\"Id\":\"c1\",\"Names\":[\"/web_app_1\"],\"State\":\"running\",\"Labels\":{"
@@ -256,6 +257,57 @@ START_TEST(registry_auth_is_base64url_json)
 }
 END_TEST
 
+START_TEST(ops_string_maps_query_fields_and_404_names)
+{
+    json_object *body = NULL, *out = (json_object *)1;
+    dp_problem_t *prob = NULL;
+    apr_table_t *query = apr_table_make(tp, 4);
+    apr_int64_t n = 0;
+    int v = -1;
+    const char *s = "{\"labels\":{\"a\":\"1\"},\"bad\":{\"a\":1},\"list\":[\"a\"],"
+                    "\"res\":{\"com.docker.compose.project\":\"x\"}}";
+
+    ck_assert_int_eq(dp_json_parse(&body, NULL, tp, s, strlen(s)), APR_SUCCESS);
+    /* an object of strings is read; absent is NULL; wrong types are 400 naming the member */
+    ck_assert_int_eq(dp_dk_field_strmap(&out, &prob, tp, body, "labels", 1), APR_SUCCESS);
+    ck_assert_str_eq(dp_json_get_str(out, "a"), "1");
+    ck_assert_int_eq(dp_dk_field_strmap(&out, &prob, tp, body, "none", 1), APR_SUCCESS);
+    ck_assert_ptr_null(out);
+    ck_assert_int_ne(dp_dk_field_strmap(&out, &prob, tp, body, "bad", 0), APR_SUCCESS);
+    ck_assert_int_eq(prob->status, 400);
+    ck_assert_str_eq(prob->detail, "the field 'bad.a' must be a string");
+    ck_assert_int_ne(dp_dk_field_strmap(&out, &prob, tp, body, "list", 0), APR_SUCCESS);
+    ck_assert_int_eq(prob->status, 400);
+    /* Compose's labels are refused only where asked */
+    ck_assert_int_ne(dp_dk_field_strmap(&out, &prob, tp, body, "res", 1), APR_SUCCESS);
+    ck_assert_int_eq(prob->status, 403);
+    ck_assert_str_eq(prob->code, "policy_denied");
+    ck_assert_int_eq(dp_dk_field_strmap(&out, &prob, tp, body, "res", 0), APR_SUCCESS);
+
+    /* query readers: absent is the default, "?x" alone is true, junk is 400 bad_query */
+    apr_table_setn(query, "force", "");
+    apr_table_setn(query, "all", "nope");
+    apr_table_setn(query, "t", "4000");
+    ck_assert_int_eq(dp_query_field_bool(&v, &prob, tp, query, "missing", 7), APR_SUCCESS);
+    ck_assert_int_eq(v, 7);
+    ck_assert_int_eq(dp_query_field_bool(&v, &prob, tp, query, "force", 0), APR_SUCCESS);
+    ck_assert_int_eq(v, 1);
+    ck_assert_int_ne(dp_query_field_bool(&v, &prob, tp, query, "all", 0), APR_SUCCESS);
+    ck_assert_str_eq(prob->code, "bad_query");
+    ck_assert_int_ne(dp_query_field_int(&n, &prob, tp, query, "t", -1, 0, 3600), APR_SUCCESS);
+    ck_assert_int_eq(prob->status, 400);
+
+    /* 404 names: Docker's generic one always, another 404 code only when asked */
+    prob = dp_problem_make(tp, 404, "not_found", "x");
+    ck_assert_str_eq(dp_dk_not_found(prob, "volume_not_found", 0)->code, "volume_not_found");
+    ck_assert_str_eq(dp_dk_not_found(prob, "image_not_found", 0)->code, "volume_not_found");
+    ck_assert_str_eq(dp_dk_not_found(prob, "image_not_found", 1)->code, "image_not_found");
+    prob = dp_problem_make(tp, 409, "conflict", "x");
+    ck_assert_str_eq(dp_dk_not_found(prob, "image_not_found", 1)->code, "conflict");
+    ck_assert_ptr_null(dp_dk_not_found(NULL, "image_not_found", 1));
+}
+END_TEST
+
 /* Docker misc test case. */
 TCase *tc_docker_misc(void)
 {
@@ -273,5 +325,6 @@ TCase *tc_docker_misc(void)
     tcase_add_test(tc, image_refs);
     tcase_add_test(tc, names_addresses_and_events);
     tcase_add_test(tc, registry_auth_is_base64url_json);
+    tcase_add_test(tc, ops_string_maps_query_fields_and_404_names);
     return tc;
 }
