@@ -519,6 +519,7 @@ static const char *cmd_flag(cmd_parms *cmd, void *dc, int on)
 /* How httpd passes the arguments of each TYPE. */
 #define DP_CONF_CMD_FLAG(n, r, x, h)  AP_INIT_FLAG(n, cmd_flag, r, x, h)
 #define DP_CONF_CMD_INT(n, r, x, h)   AP_INIT_TAKE1(n, cmd_take1, r, x, h)
+#define DP_CONF_CMD_SECS(n, r, x, h)  AP_INIT_TAKE1(n, cmd_take1, r, x, h)
 #define DP_CONF_CMD_SIZE(n, r, x, h)  AP_INIT_TAKE1(n, cmd_take1, r, x, h)
 #define DP_CONF_CMD_STR(n, r, x, h)   AP_INIT_TAKE1(n, cmd_take1, r, x, h)
 #define DP_CONF_CMD_PATH(n, r, x, h)  AP_INIT_TAKE1(n, cmd_take1, r, x, h)
@@ -538,6 +539,7 @@ const command_rec dp_conf_cmds[] = {
 /* Unset markers and "is it set" per TYPE (pointers start NULL from apr_pcalloc). */
 #define DP_CONF_UNSET_FLAG(f)  (f) = DP_UNSET
 #define DP_CONF_UNSET_INT(f)   (f) = DP_UNSET
+#define DP_CONF_UNSET_SECS(f)  (f) = DP_UNSET
 #define DP_CONF_UNSET_SIZE(f)  (f) = DP_UNSET
 #define DP_CONF_UNSET_STR(f)   (f) = NULL
 #define DP_CONF_UNSET_PATH(f)  (f) = NULL
@@ -547,6 +549,7 @@ const command_rec dp_conf_cmds[] = {
 #define DP_CONF_UNSET_QUOTA(f) (f) = DP_UNSET
 #define DP_CONF_ISSET_FLAG(f)  ((f) != DP_UNSET)
 #define DP_CONF_ISSET_INT(f)   ((f) != DP_UNSET)
+#define DP_CONF_ISSET_SECS(f)  ((f) != DP_UNSET)
 #define DP_CONF_ISSET_SIZE(f)  ((f) != DP_UNSET)
 #define DP_CONF_ISSET_STR(f)   ((f) != NULL)
 #define DP_CONF_ISSET_PATH(f)  ((f) != NULL)

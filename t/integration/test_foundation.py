@@ -177,7 +177,7 @@ def test_documented_range_and_flag_errors_are_what_apachectl_says(stack, tmp_pat
     gen, rows, errors = _config_table()
     checked = 0
     for row in rows:
-        if row["type"] in ("INT", "SIZE"):
+        if row["type"] in ("INT", "SECS", "SIZE"):
             bad = [str(int(row["max"]) + 1), str(int(row["min"]) - 1)]
         elif row["type"] == "FLAG":
             bad = ["maybe"]
