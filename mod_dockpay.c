@@ -61,6 +61,8 @@ static void *create_srv_conf(apr_pool_t *p, server_rec *s)
     c->auto_cancel = DP_UNSET;
     c->health_cache = DP_UNSET;
     c->payments_cache = DP_UNSET;
+    /* reconcile */
+    c->reconcile_interval = c->reconcile_max_age = c->reconcile_batch = DP_UNSET;
     dp_quota_unset(&c->quota);
     return c;
 }
@@ -110,6 +112,10 @@ static void *merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE_INT(auto_cancel);
     MERGE_INT(health_cache);
     MERGE_INT(payments_cache);
+    /* reconcile */
+    MERGE_INT(reconcile_interval);
+    MERGE_INT(reconcile_max_age);
+    MERGE_INT(reconcile_batch);
     MERGE_INT(quota.containers);
     MERGE_INT(quota.memory);
     MERGE_INT(quota.nanocpus);
@@ -184,6 +190,9 @@ static const char *set_int(cmd_parms *cmd, void *dc, const char *v)
     }
     if (!strcasecmp(cmd->cmd->name, "DockpayMaxStreams")) max = 10000;
     if (!strcasecmp(cmd->cmd->name, "DockpayVbankDueDays")) max = 365;
+    /* reconcile */
+    if (!strcasecmp(cmd->cmd->name, "DockpayReconcileMaxAge")) max = 365 * 86400;
+    if (!strcasecmp(cmd->cmd->name, "DockpayReconcileBatch")) max = 1000;
     if (dp_parse_int(&n, v, min, max) != APR_SUCCESS) {
         return apr_psprintf(cmd->pool, "%s takes a whole number from %" APR_INT64_T_FMT " to %"
                             APR_INT64_T_FMT ", not '%s'", cmd->cmd->name, min, max, v);
@@ -510,6 +519,13 @@ static const command_rec dockpay_cmds[] = {
                   "seconds /health reuses its last dependency check (default 1; 0: every call)"),
     AP_INIT_TAKE1("DockpayPaymentsCache", set_int, OFF(payments_cache), RSRC_CONF,
                   "seconds a GET /payments page is reused unless payments changed (default 1; 0: off)"),
+    /* reconcile */
+    AP_INIT_TAKE1("DockpayReconcileInterval", set_int, OFF(reconcile_interval), RSRC_CONF,
+                  "seconds between reconcile passes, also the retry backoff unit (default 60)"),
+    AP_INIT_TAKE1("DockpayReconcileMaxAge", set_int, OFF(reconcile_max_age), RSRC_CONF,
+                  "seconds an unpaid order or a failing webhook event is retried (default 604800: 7 days)"),
+    AP_INIT_TAKE1("DockpayReconcileBatch", set_int, OFF(reconcile_batch), RSRC_CONF,
+                  "most PortOne lookups of one reconcile pass (default 50)"),
     { NULL }
 };
 
@@ -590,6 +606,7 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, s
     add_handlers(pconf, dp_engine_handlers);
     add_handlers(pconf, dp_payment_handlers);
     add_handlers(pconf, dp_subscription_handlers);
+    add_handlers(pconf, dp_reconcile_handlers);
     if ((pay_changes = shared_counter(s, pconf)) == NULL) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -617,6 +634,9 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, s
             return HTTP_INTERNAL_SERVER_ERROR;
         }
     }
+    if (dp_reconcile_post_config(s, pconf) != OK) {   /* reconcile */
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
     return OK;
 }
 
@@ -641,6 +661,7 @@ static void child_init(apr_pool_t *p, server_rec *s)
             dp_watch_child_init(sv, c, p);
         }
     }
+    dp_reconcile_child_init();   /* reconcile: after the clients forgot their parent's state */
 }
 
 /* ------------------------------------------------------------------------------------------ */

@@ -81,6 +81,10 @@ typedef struct dp_conf_t {
     int auto_cancel;                /* DockpayAutoCancelMismatch, default on */
     int health_cache;               /* DockpayHealthCache seconds, default 1 (0: check every call) */
     int payments_cache;             /* DockpayPaymentsCache seconds, default 1 (0: off) */
+    /* reconcile (issue 14) */
+    int reconcile_interval;         /* DockpayReconcileInterval seconds, default 60 */
+    int reconcile_max_age;          /* DockpayReconcileMaxAge seconds, default 7 days */
+    int reconcile_batch;            /* DockpayReconcileBatch lookups a pass, default 50 */
     /* process-wide state, created in post_config/child_init */
     struct dp_proc_t *proc;
 } dp_conf_t;
@@ -126,6 +130,7 @@ extern const dp_handler_entry_t dp_containers_handlers[];  /* containers, volume
 extern const dp_handler_entry_t dp_engine_handlers[];      /* images, networks, system, compose (h_engine.c) */
 extern const dp_handler_entry_t dp_payment_handlers[];     /* payments, webhooks (h_payments.c) */
 extern const dp_handler_entry_t dp_subscription_handlers[];/* subscriptions (h_subscriptions.c) */
+extern const dp_handler_entry_t dp_reconcile_handlers[];   /* reconcile: webhook events (h_reconcile.c) */
 
 /* Getters with defaults applied. */
 const char *dp_conf_base_path(const dp_conf_t *c);

@@ -13,4 +13,17 @@ void dp_payments_child_init(server_rec *s, dp_conf_t *c, apr_pool_t *p);
 /* Payments: "configured" when a PortOne key and secret are set, else "not configured". */
 const char *dp_payments_health(dp_req_t *q);
 
+/* reconcile: sets up the "dockpay-reconcile" watchdog for the first server with PortOne
+ * (post_config, after dp_payments_post_config); OK or an HTTP error. */
+int dp_reconcile_post_config(server_rec *s, apr_pool_t *pconf);
+
+/* reconcile: lets the watchdog thread use this process's clients (child_init, after them). */
+void dp_reconcile_child_init(void);
+
+/* reconcile: wakes the reconciler to apply recorded webhook events now (any process). */
+void dp_reconcile_wake(void);
+
+/* reconcile: the "reconciler" object of /health (db may be NULL), or NULL when unreadable. */
+json_object *dp_reconcile_health(dp_req_t *q, dp_db_t *db);
+
 #endif
