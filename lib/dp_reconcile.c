@@ -100,13 +100,17 @@ apr_status_t dp_reconcile_pass(const char **presult, dp_problem_t **pprob, dp_pa
     apr_status_t rv;
 
     *presult = NULL;
-    if ((rv = dp_store_rec_now(&started, pprob, e->db)) != APR_SUCCESS
-        || (rv = dp_store_rec_lease_take(&got, pprob, e->db, o->holder, LEASE_TTL)) != APR_SUCCESS) {
+    if ((rv = dp_store_rec_lease_take(&got, pprob, e->db, o->holder, LEASE_TTL)) != APR_SUCCESS) {
         return rv;
     }
     if (!got) {
         *presult = "busy";
         return APR_SUCCESS;
+    }
+    /* the pass starts once the lease is held (so logged passes never overlap) */
+    if ((rv = dp_store_rec_now(&started, pprob, e->db)) != APR_SUCCESS) {
+        started = "1970-01-01 00:00:01";
+        goto leave;
     }
     if ((rv = dp_reconcile_events(&events, pprob, e, o, o->batch)) != APR_SUCCESS
         || (rv = dp_store_rec_orders_due(&orders, pprob, e->db, o->max_age, dp_reconcile_backoff(1, o->interval),

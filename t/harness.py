@@ -184,6 +184,7 @@ ROUTE_SCOPES = {
     "DW": "docker:write", "DP_SCOPE_DOCKER_WRITE": "docker:write",
     "PR": "payments:read", "DP_SCOPE_PAYMENTS_READ": "payments:read",
     "PW": "payments:write", "DP_SCOPE_PAYMENTS_WRITE": "payments:write",
+    "DP_SCOPE_ADMIN": "admin",
     "DP_SCOPE_NONE": "none",
 }
 
