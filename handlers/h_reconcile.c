@@ -31,6 +31,7 @@ static apr_pool_t *tick_pool;
 static apr_uint32_t seen_wake;
 static apr_time_t next_pass;
 static dp_rec_opts_t opts;
+static char holder[96];                        /* this process's name in the lease row */
 
 /* The options of server s's configuration. */
 static void opts_of(dp_rec_opts_t *o, const dp_conf_t *c)
@@ -135,9 +136,12 @@ static apr_status_t wd_callback(int state, void *data, apr_pool_t *pool)
     dp_conf_t *c = ap_get_module_config(s->module_config, &dockpay_module);
     char host[64];
 
+    (void)pool;
     switch (state) {
     case AP_WATCHDOG_STATE_STARTING:
-        if (tick_pool == NULL && apr_pool_create(&tick_pool, pool) != APR_SUCCESS) {
+        /* mod_watchdog destroys the pool it passes after each call: the thread's own pool lives
+         * as long as the process (only this thread uses it) */
+        if (tick_pool == NULL && apr_pool_create(&tick_pool, NULL) != APR_SUCCESS) {
             tick_pool = NULL;
             return APR_SUCCESS;
         }
@@ -151,7 +155,8 @@ static apr_status_t wd_callback(int state, void *data, apr_pool_t *pool)
             if (dp_random_hex(rnd, 4) != APR_SUCCESS) {
                 apr_cpystrn(rnd, "0", sizeof(rnd));
             }
-            opts.holder = apr_psprintf(pool, "%.60s:%ld:%s", host, (long)getpid(), rnd);
+            apr_snprintf(holder, sizeof(holder), "%.60s:%ld:%s", host, (long)getpid(), rnd);
+            opts.holder = holder;
         }
         seen_wake = wake ? apr_atomic_read32(wake) - 1 : 0;   /* look once at start */
         next_pass = apr_time_now() + apr_time_from_sec(1);
