@@ -126,6 +126,9 @@ static void tick(server_rec *s)
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, "dockpay: reconcile: applying webhook events "
                      "failed: %s", prob && prob->detail ? prob->detail : "database error");
     }
+    else if (done >= opts.batch) {
+        seen_wake = w - 1;   /* a full batch: more may be waiting, go on at the next tick */
+    }
     close_db(s, h);
 }
 
