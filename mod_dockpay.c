@@ -647,8 +647,9 @@ static void child_init(apr_pool_t *p, server_rec *s)
     for (sv = s; sv; sv = sv->next) {
         dp_conf_t *c = conf_of(sv);
         if (c->proc) {
-            /* one health state; pages: 256 of at most 256 KiB (a page of 100 is ~60 KiB) */
-            if (dp_memo_create(&c->proc->health, p, 1, 256,
+            /* the health state and the reconciler's (reconcile); pages: 256 of at most 256 KiB
+             * (a page of 100 is ~60 KiB) */
+            if (dp_memo_create(&c->proc->health, p, 2, 1024,
                                apr_time_from_sec(dp_conf_int(c->health_cache, 1))) != APR_SUCCESS
                 || dp_memo_create(&c->proc->pages, p, 256, 256 * 1024,
                                   apr_time_from_sec(dp_conf_int(c->payments_cache, 1))) != APR_SUCCESS) {

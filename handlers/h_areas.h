@@ -23,7 +23,8 @@ void dp_reconcile_child_init(void);
 /* reconcile: wakes the reconciler to apply recorded webhook events now (any process). */
 void dp_reconcile_wake(void);
 
-/* reconcile: the "reconciler" object of /health (db may be NULL), or NULL when unreadable. */
-json_object *dp_reconcile_health(dp_req_t *q, dp_db_t *db);
+/* reconcile: the "reconciler" object of /health (reused like the dependency check), or NULL
+ * when unreadable. */
+json_object *dp_reconcile_health(dp_req_t *q);
 
 #endif

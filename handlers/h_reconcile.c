@@ -18,6 +18,7 @@
 #include "dp_glue.h"
 #include "h_areas.h"
 #include "dp_reconcile.h"
+#include "dp_memo.h"
 
 #define WD_NAME "dockpay-reconcile"
 #define WD_TICK apr_time_from_msec(200)
@@ -235,12 +236,17 @@ void dp_reconcile_wake(void)
     }
 }
 
-/* The reconciler object of /health, or NULL when it cannot be read. */
-json_object *dp_reconcile_health(dp_req_t *q, dp_db_t *db)
+/* The reconciler object of /health, or NULL when it cannot be read; like the dependency
+ * check, reused for DockpayHealthCache seconds by each process. */
+json_object *dp_reconcile_health(dp_req_t *q)
 {
     dp_rec_opts_t o;
     dp_problem_t *prob = NULL;
     json_object *out = NULL;
+    const char *memo, *text;
+    apr_size_t len;
+    apr_time_t now = apr_time_now();
+    dp_db_t *db;
 
     opts_of(&o, q->conf);
     if (rec_server == NULL) {
@@ -248,10 +254,16 @@ json_object *dp_reconcile_health(dp_req_t *q, dp_db_t *db)
         json_object_object_add(out, "enabled", json_object_new_boolean(0));
         return out;
     }
-    if (db == NULL || dp_reconcile_state(&out, &prob, db, &o) != APR_SUCCESS) {
+    if (dp_memo_get(&memo, &len, q->proc->health, q->pool, "reconciler", 0, now) == APR_SUCCESS
+        && dp_json_parse(&out, &prob, q->pool, memo, len) == APR_SUCCESS && out) {
+        return out;
+    }
+    if ((db = dp_db_acquire(&prob, q)) == NULL || dp_reconcile_state(&out, &prob, db, &o) != APR_SUCCESS) {
         return NULL;
     }
     json_object_object_add(out, "enabled", json_object_new_boolean(1));
+    text = json_object_to_json_string_ext(out, JSON_C_TO_STRING_PLAIN);
+    dp_memo_put(q->proc->health, "reconciler", 0, now, text, strlen(text));
     return out;
 }
 
