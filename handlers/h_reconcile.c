@@ -123,7 +123,7 @@ static void tick(server_rec *s)
             ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, "dockpay: reconcile: %s", result);
         }
     }
-    else if (dp_reconcile_events(&done, &prob, &e, &opts, opts.batch) != APR_SUCCESS) {
+    else if (dp_reconcile_events(&done, &prob, &e, &opts, opts.batch, 0) != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, "dockpay: reconcile: applying webhook events "
                      "failed: %s", prob && prob->detail ? prob->detail : "database error");
     }

@@ -66,11 +66,11 @@ static apr_status_t apply_event(int *papplied, int *pportone_failed, dp_problem_
 
 /* Applies due events. */
 apr_status_t dp_reconcile_events(int *pdone, dp_problem_t **pprob, dp_pay_env_t *e,
-                                 const dp_rec_opts_t *o, int limit)
+                                 const dp_rec_opts_t *o, int limit, int leased)
 {
     apr_array_header_t *due = NULL;
     apr_status_t rv;
-    int i, applied = 0, failed = 0, fails_in_row = 0;
+    int i, applied = 0, failed = 0, fails_in_row = 0, got = 1;
 
     *pdone = 0;
     if (limit < 1) {
@@ -80,6 +80,10 @@ apr_status_t dp_reconcile_events(int *pdone, dp_problem_t **pprob, dp_pay_env_t 
         return rv;
     }
     for (i = 0; i < due->nelts && fails_in_row < 3; ++i) {
+        if (leased && ((rv = dp_store_rec_lease_take(&got, pprob, e->db, o->holder, LEASE_TTL)) != APR_SUCCESS
+                       || !got)) {
+            return rv;   /* the lease is lost: the pass ends (the events stay due) */
+        }
         if ((rv = apply_event(&applied, &failed, pprob, e, o, APR_ARRAY_IDX(due, i, dp_rec_event_t *)))
             != APR_SUCCESS) {
             return rv;
@@ -112,7 +116,7 @@ apr_status_t dp_reconcile_pass(const char **presult, dp_problem_t **pprob, dp_pa
         started = "1970-01-01 00:00:01";
         goto leave;
     }
-    if ((rv = dp_reconcile_events(&events, pprob, e, o, o->batch)) != APR_SUCCESS
+    if ((rv = dp_reconcile_events(&events, pprob, e, o, o->batch, 1)) != APR_SUCCESS
         || (rv = dp_store_rec_orders_due(&orders, pprob, e->db, o->max_age, dp_reconcile_backoff(1, o->interval),
                                          o->batch - events)) != APR_SUCCESS) {
         goto leave;

@@ -23,9 +23,10 @@ int dp_reconcile_backoff(int attempts, int unit);
 
 /* Applies up to limit webhook events that are due, each claimed first (so exactly one server
  * applies it); *pdone counts the events applied or retried. A failed apply is made due again
- * after dp_reconcile_backoff; an event older than max_age that still fails becomes "failed". */
+ * after dp_reconcile_backoff; an event older than max_age that still fails becomes "failed".
+ * leased: inside a pass, renew o->holder's lease before each event and stop when it is lost. */
 apr_status_t dp_reconcile_events(int *pdone, dp_problem_t **pprob, dp_pay_env_t *e,
-                                 const dp_rec_opts_t *o, int limit);
+                                 const dp_rec_opts_t *o, int limit, int leased);
 
 /* Runs one pass if this server gets the lease: due events, then due orders (at most o->batch
  * lookups in all), renewing the lease before each lookup and stopping if it is lost or PortOne
