@@ -208,3 +208,34 @@ def test_two_servers_apply_each_event_once_and_never_overlap(api, stack):
     with open(two.path("httpd", "error.log"), errors="replace") as f:
         log2 = f.read()
     assert "[dockpay:error]" not in log2 and "[dockpay:crit]" not in log2, log2[-2000:]
+
+
+def child_crashes(stack, since):
+    return [l for l in stack.error_log()[since:].splitlines() if "exit signal" in l]
+
+
+@pytest.mark.allow_log(r"(?i)dbd|mysql|database|connect")
+def test_reconciler_survives_database_outage(api, stack):
+    since = len(stack.error_log())
+    mu, imp = prepared_and_paid(api, stack, 3300)           # no webhook: only the reconciler finds it
+    stack.stop_db()
+    try:
+        time.sleep(3)                                       # passes meet a dead database meanwhile
+    finally:
+        stack.start_db()
+    wait_until(lambda: status_of(stack, mu) == "paid", 30, "the reconciler to recover")
+    assert row(stack, mu) == ("paid", 3300, 3300, 0, imp)
+    assert child_crashes(stack, since) == []
+
+
+def test_reconciler_backs_off_while_portone_fails(api, stack):
+    since = len(stack.error_log())
+    mu, imp = prepared_and_paid(api, stack, 2100)
+    # every lookup of this order fails for a while: PortOne answers 503
+    stack.fake("POST", "/__control/fail_next", {"path_prefix": f"/payments/find/{mu}", "status": 503,
+                                                "count": 2})
+    wait_until(lambda: status_of(stack, mu) == "paid", 40, "the order to be paid once PortOne answers")
+    attempts = int(stack.sql("SELECT reconcile_attempts FROM payments WHERE merchant_uid = %s", mu)[0][0])
+    assert attempts >= 3                                    # two failed lookups, then the one that paid
+    assert "PortOne GET /payments/find/" + mu in stack.error_log()[since:]
+    assert child_crashes(stack, since) == []
