@@ -154,6 +154,7 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, s
     add_handlers(pconf, dp_subscription_handlers);
     add_handlers(pconf, dp_audit_handlers);   /* idem */
     add_handlers(pconf, dp_event_handlers);   /* outbox */
+    add_handlers(pconf, dp_reconcile_handlers);   /* reconcile */
     if (routes_without_handler(s) > 0) {
         return HTTP_INTERNAL_SERVER_ERROR;   /* a build error: the route table and handlers differ */
     }
@@ -192,6 +193,9 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, s
             return HTTP_INTERNAL_SERVER_ERROR;
         }
     }
+    if (dp_reconcile_post_config(s, pconf) != OK) {   /* reconcile */
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
     return OK;
 }
 
@@ -203,8 +207,9 @@ static void child_init(apr_pool_t *p, server_rec *s)
         dp_conf_t *c = conf_of(sv);
         dp_proc_t *proc = dp_proc_of(sv);
         if (proc) {
-            /* one health state; pages: 256 of at most 256 KiB (a page of 100 is ~60 KiB) */
-            if (dp_memo_create(&proc->health, p, 1, 256, apr_time_from_sec(c->health_cache)) != APR_SUCCESS
+            /* the health state and the reconciler's; pages: 256 of at most 256 KiB (a page of
+             * 100 is ~60 KiB) */
+            if (dp_memo_create(&proc->health, p, 2, 1024, apr_time_from_sec(c->health_cache)) != APR_SUCCESS
                 || dp_memo_create(&proc->pages, p, 256, 256 * 1024,
                                   apr_time_from_sec(c->payments_cache)) != APR_SUCCESS) {
                 ap_log_error(APLOG_MARK, APLOG_WARNING, 0, sv, "dockpay: no memo for /health and "
@@ -216,6 +221,7 @@ static void child_init(apr_pool_t *p, server_rec *s)
             dp_watch_child_init(sv, c, proc, p);
         }
     }
+    dp_reconcile_child_init();   /* reconcile: after the clients forgot their parent's state */
 }
 
 /* ------------------------------------------------------------------------------------------ */

@@ -3,6 +3,7 @@
 # module in build-bench (never with sanitizers), the trivial test module with apxs and the
 # bare-socket load tool, then runs bench/bench.py, which writes docs/benchmarks.md.
 #   BENCH_REPS=3 BENCH_DURATION=5 BENCH_FRESH=25 ./dev bench [--json FILE] [--out FILE]
+#   ./dev bench --only-webhook   the webhook intake benchmark alone (bench/webhook_intake.py)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TOP=$(pwd)
@@ -28,4 +29,8 @@ log "mod_trivial (apxs) and socketload"
 cp bench/mod_trivial.c "$B/bench/mod_trivial.c"
 (cd "$B/bench" && apxs -c -Wc,-O2 mod_trivial.c >/dev/null 2>&1 && cp .libs/mod_trivial.so mod_trivial.so)
 gcc -O2 -std=c99 -Wall -Wextra -Werror -pthread -o "$B/bench/socketload" bench/socketload.c
+if [ "${1:-}" = --only-webhook ]; then   # reconcile: the webhook intake benchmark alone (issue 14)
+    shift
+    exec /usr/bin/python3 bench/webhook_intake.py --build "$TOP/$B" "$@"
+fi
 exec /usr/bin/python3 bench/bench.py --build "$TOP/$B" "$@"

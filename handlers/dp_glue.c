@@ -376,3 +376,37 @@ void dp_db_release(dp_req_t *q, dp_db_t *db)
         db->opaque = NULL;
     }
 }
+
+/* Opens a connection of server s in p for work outside any request, past dead pooled handles. */
+dp_db_t *dp_db_open_bg(server_rec *s, apr_pool_t *p)
+{
+    ap_dbd_t *h = NULL;
+    dp_db_t *db;
+    int i;
+
+    if (!dbd_present() || dbd_open_fn == NULL) {
+        return NULL;
+    }
+    for (i = 0; h == NULL && i < 20; ++i) {
+        h = dbd_open_fn(p, s);
+    }
+    if (h == NULL) {
+        return NULL;
+    }
+    db = apr_pcalloc(p, sizeof(*db));
+    db->driver = h->driver;
+    db->handle = h->handle;
+    db->prepared = h->prepared;
+    db->pool = p;
+    db->opaque = h;
+    return db;
+}
+
+/* Gives back a connection from dp_db_open_bg (NULL: nothing). */
+void dp_db_close_bg(server_rec *s, dp_db_t *db)
+{
+    if (db && db->opaque && dbd_close_fn) {
+        dbd_close_fn(s, db->opaque);
+        db->opaque = NULL;
+    }
+}

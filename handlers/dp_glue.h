@@ -77,6 +77,7 @@ extern const dp_handler_entry_t dp_payment_handlers[];     /* payments, webhooks
 extern const dp_handler_entry_t dp_subscription_handlers[];/* subscriptions (h_subscriptions.c) */
 extern const dp_handler_entry_t dp_audit_handlers[];       /* idem: GET /audit (h_audit.c) */
 extern const dp_handler_entry_t dp_event_handlers[];       /* outbox events (h_events.c) */
+extern const dp_handler_entry_t dp_reconcile_handlers[];   /* reconcile: webhook events (h_reconcile.c) */
 
 /* Returns the process state of server s (made in post_config), or NULL before it exists.
  * The lookup is read-only once the server runs (safe from any thread). */
@@ -132,6 +133,14 @@ apr_status_t dp_query_int(apr_int64_t *pval, dp_problem_t **pprob, dp_req_t *q, 
 
 /* Borrows a database connection for this request; NULL with a 503 problem when down. */
 dp_db_t *dp_db_acquire(dp_problem_t **pprob, dp_req_t *q);
+
+/* Opens a database connection of server s in p for work outside any request (the background
+ * tasks), going past pooled handles that died with a database restart; NULL when mod_dbd is
+ * missing or the database cannot be reached. Give it back with dp_db_close_bg. */
+dp_db_t *dp_db_open_bg(server_rec *s, apr_pool_t *p);
+
+/* Gives back a connection from dp_db_open_bg (NULL: nothing to do). */
+void dp_db_close_bg(server_rec *s, dp_db_t *db);
 
 /* Opens a connection outside the request's cache (for streams); release with dp_db_release. */
 dp_db_t *dp_db_open(dp_problem_t **pprob, dp_req_t *q);

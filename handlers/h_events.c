@@ -19,9 +19,6 @@ extern module AP_MODULE_DECLARE_DATA dockpay_module;
 /* ------------------------------------------------------------------------------------------ */
 /* delivery task */
 
-static APR_OPTIONAL_FN_TYPE(ap_dbd_open) *ob_dbd_open;
-static APR_OPTIONAL_FN_TYPE(ap_dbd_close) *ob_dbd_close;
-
 /* One delivery run for server s (data) in its own pool; always APR_SUCCESS (mod_watchdog stops
  * calling a callback that fails once). */
 static apr_status_t outbox_tick(int state, void *data, apr_pool_t *pool)
@@ -31,35 +28,23 @@ static apr_status_t outbox_tick(int state, void *data, apr_pool_t *pool)
     dp_proc_t *proc = dp_proc_of(s);
     dp_outbox_cfg_t cfg;
     dp_problem_t *prob = NULL;
-    ap_dbd_t *h = NULL;
-    dp_db_t db;
+    dp_db_t *db;
     apr_pool_t *p;
-    int i, attempts = 0, delivered = 0;
+    int attempts = 0, delivered = 0;
     apr_status_t rv;
 
-    if (state != AP_WATCHDOG_STATE_RUNNING || proc == NULL || proc->notify_key == NULL
-        || ob_dbd_open == NULL || ob_dbd_close == NULL) {
+    if (state != AP_WATCHDOG_STATE_RUNNING || proc == NULL || proc->notify_key == NULL) {
         return APR_SUCCESS;
     }
     if (apr_pool_create(&p, pool) != APR_SUCCESS) {
         return APR_SUCCESS;
     }
-    /* past pooled handles that died with a database restart */
-    for (i = 0; i < 4 && h == NULL; ++i) {
-        h = ob_dbd_open(p, s);
-    }
-    if (h == NULL) {
+    if ((db = dp_db_open_bg(s, p)) == NULL) {
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, "dockpay: outbox: no database connection; "
                      "events wait for the next run");
         apr_pool_destroy(p);
         return APR_SUCCESS;
     }
-    memset(&db, 0, sizeof(db));
-    db.driver = h->driver;
-    db.handle = h->handle;
-    db.prepared = h->prepared;
-    db.pool = p;
-    db.opaque = h;
     memset(&cfg, 0, sizeof(cfg));
     cfg.url = c->notify_url;
     cfg.key = proc->notify_key;
@@ -67,7 +52,7 @@ static apr_status_t outbox_tick(int state, void *data, apr_pool_t *pool)
     cfg.timeout_ms = (long)c->notify_timeout * 1000;
     cfg.max_age = c->notify_max_age;
     cfg.backoff = c->notify_backoff;
-    rv = dp_outbox_run(&attempts, &delivered, &prob, &db, &cfg);
+    rv = dp_outbox_run(&attempts, &delivered, &prob, db, &cfg);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, "dockpay: outbox: run stopped: %s",
                      prob && prob->detail ? prob->detail : "database error");
@@ -76,7 +61,7 @@ static apr_status_t outbox_tick(int state, void *data, apr_pool_t *pool)
         ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, "dockpay: outbox: %d attempts, %d delivered",
                      attempts, delivered);
     }
-    ob_dbd_close(s, h);
+    dp_db_close_bg(s, db);
     apr_pool_destroy(p);
     return APR_SUCCESS;
 }
@@ -99,11 +84,9 @@ int dp_events_post_config(server_rec *s, const dp_conf_t *c, dp_proc_t *proc, ap
                      "DockpayNotifySecret is not (a whsec_ secret): events are only sent signed");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    ob_dbd_open = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_open);
-    ob_dbd_close = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_close);
     wd_get = APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_get_instance);
     wd_register = APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_register_callback);
-    if (ob_dbd_open == NULL || wd_get == NULL || wd_register == NULL) {
+    if (APR_RETRIEVE_OPTIONAL_FN(ap_dbd_open) == NULL || wd_get == NULL || wd_register == NULL) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, "dockpay: DockpayNotifyURL needs mod_dbd and "
                      "mod_watchdog (LoadModule watchdog_module unless httpd has it built in)");
         return HTTP_INTERNAL_SERVER_ERROR;

@@ -374,6 +374,7 @@ static int h_webhook(dp_req_t *q)
     if (dp_pay_webhook(&out, &prob, &e, &ev, q->r->useragent_ip, raw, len) != APR_SUCCESS) {
         return dp_send_problem(q, prob);
     }
+    dp_reconcile_wake();   /* the background task applies it */
     return dp_send_json(q, 200, out);
 }
 

@@ -44,6 +44,11 @@ static int health(dp_req_t *q)
     dp_json_set_str(o, "docker", docker_ok ? "ok" : "down");
     dp_json_set_str(o, "database", db_ok ? "ok" : "down");
     dp_json_set_str(o, "portone", dp_payments_health(q));
+    /* reconcile: backlog, oldest pending age, last pass (no amounts) */
+    if (db_ok) {
+        json_object *rec = dp_reconcile_health(q);
+        json_object_object_add(o, "reconciler", rec ? json_object_get(rec) : NULL);
+    }
     if (!(docker_ok && db_ok)) {
         apr_table_setn(q->r->headers_out, "Retry-After", "5");
     }

@@ -188,7 +188,6 @@ ROUTE_SCOPES = {
     "PW": "payments:write", "DP_SCOPE_PAYMENTS_WRITE": "payments:write",
     "AD": "admin", "DP_SCOPE_ADMIN": "admin",
     "DP_SCOPE_NONE": "none",
-    "DP_SCOPE_ADMIN": "admin",   # idem: GET /audit
 }
 
 
@@ -263,6 +262,10 @@ class Stack:
         self.fake_port = None
         self.extra_conf = ""
         self.notify = {}   # outbox: {"url", "secret"} for DockpayNotifyURL/DockpayNotifySecret (./dev run)
+        # seconds between reconcile passes: an hour under test (a pass would add PortOne lookups
+        # to tests that count them; t/integration/test_reconcile.py restarts with seconds),
+        # DOCKPAY_RECONCILE_INTERVAL (default 60) for ./dev run
+        self.reconcile_interval = 3600
 
     # ------------------------------------------------------------------ state
     def save(self):
@@ -581,6 +584,7 @@ DockpayPortOneTimeout 3
 DockpayPortOneConnectTimeout 2
 DockpayWebhookAllow 127.0.0.1 ::1
 DockpayRegistryAllow docker.io localhost:5000
+DockpayReconcileInterval {getattr(self, "reconcile_interval", 3600)}
 {portone}{self.extra_conf}
 """
 
@@ -956,6 +960,13 @@ def cmd_run(args):
     notify = notify_from_env(env)   # outbox
     st = Stack(root, args.build, port=port, own_docker=True, fake=use_fake, portone=portone)
     st.notify = notify
+    try:
+        st.reconcile_interval = int(env.get("DOCKPAY_RECONCILE_INTERVAL") or "60")
+        if not 1 <= st.reconcile_interval <= 86400:
+            raise ValueError
+    except ValueError:
+        raise DevError("DOCKPAY_RECONCILE_INTERVAL in .env must be a number of seconds from 1 to 86400, "
+                       f"not {env.get('DOCKPAY_RECONCILE_INTERVAL')!r}")
     if os.path.exists(os.path.join(root, "state.json")):
         old = Stack.attach(root)  # keep the database password and keys of the first run
         st.db_password, st.ns, st.keys = old.db_password, old.ns, old.keys

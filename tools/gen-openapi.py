@@ -30,7 +30,6 @@ SCOPES = {
     "PW": "payments:write", "DP_SCOPE_PAYMENTS_WRITE": "payments:write",
     "AD": "admin", "DP_SCOPE_ADMIN": "admin",
     "DP_SCOPE_NONE": "none",
-    "DP_SCOPE_ADMIN": "admin",
 }
 ROUTE_RE = re.compile(r'\{\s*"([A-Z]+)"\s*,\s*"([^"]+)"\s*,\s*([A-Z_]+)\s*,\s*"([^"]+)"\s*\}')
 
@@ -674,11 +673,33 @@ SCHEMAS = {
                                     "re-queries PortOne.", extra=True),
     "WebhookReceived": s_obj({
         "received": {"const": True},
-        "outcome": s_str("What applying the event did: `applied`, `stale`, `unknown_order`, "
-                         "`amount_mismatch`, `currency_mismatch`, `mismatch`, `unknown_payment`, `other_payment`, or `pending` "
-                         "(PortOne unreachable: applied when PortOne sends the event again)."),
-        "duplicate": s_bool("The event was seen before and is not applied again."),
+        "outcome": s_str("`received` for a new event (applied in the background); for a known one what "
+                         "applying it did: `applied`, `stale`, `unknown_order`, `amount_mismatch`, "
+                         "`currency_mismatch`, `mismatch`, `unknown_payment`, `other_payment`, `failed`, or "
+                         "`pending` (PortOne did not answer: retried with backoff)."),
+        "duplicate": s_bool("The event was known and already settled; it is not applied again."),
     }, ["received"], extra=True),
+    "WebhookEvent_": s_obj({
+        "id": s_int("The record's id."),
+        "imp_uid": s_str("PortOne's payment id, as the webhook named it."),
+        "merchant_uid": s_str("The order, as the webhook named it."),
+        "status": s_str("The status the webhook named (not trusted: PortOne is asked)."),
+        "cancellation_id": {"type": ["string", "null"]},
+        "outcome": s_str("`received`, `processing`, `pending` (retried), `failed` (given up), or what "
+                         "applying it did (`applied`, `stale`, `unknown_order`, `amount_mismatch`, ...)."),
+        "detail": {"type": ["string", "null"]},
+        "deliveries": s_int("How often PortOne delivered it."),
+        "attempts": s_int("How often the server tried to apply it."),
+        "received_at": s_str("UTC, ISO 8601."),
+        "updated_at": s_str("UTC, ISO 8601."),
+        "next_attempt_at": {"type": ["string", "null"], "description": "When it is tried again (UTC)."},
+    }, ["id", "imp_uid", "merchant_uid", "status", "outcome", "attempts"], extra=True),
+    "WebhookEventPage": s_obj({
+        "items": {"type": "array", "items": ref("WebhookEvent_")},
+        "page": s_int("The page (from 1)."),
+        "limit": s_int("Items per page."),
+        "total": s_int("Every matching event."),
+    }, ["items", "page", "limit", "total"]),
 }
 
 # ------------------------------------------------------------------------------------------------
@@ -1408,20 +1429,32 @@ OPS.update({
                     (422, err(422, "A merchant_uid is invalid or repeated (`invalid_value`).")), portone=True)),
 
     # webhooks ---------------------------------------------------------------------------------
+    "webhooks.events": dict(
+        tag="webhooks", summary="List received webhooks (admin)",
+        description="PortOne webhooks as recorded, newest first, with the outcome of applying them, the "
+                    "attempts and the next attempt of one being retried. Admin keys only.",
+        params=[q("imp_uid", {"type": "string", "maxLength": 32}, "Only events naming this imp_uid."),
+                q("merchant_uid", {"type": "string", "maxLength": 40}, "Only events naming this order."),
+                q("outcome", {"type": "string"}, "Only events with this outcome.")] + PAGE_PARAMS,
+        responses={200: ok("A page of events.", ref("WebhookEventPage"))},
+        errors=errs((400, E400_Q), (403, e403("admin")), (503, DB503))),
     "webhooks.portone": dict(
         tag="webhooks", summary="PortOne webhook",
         description="PortOne's notification, JSON or form-encoded. No API key: only sources in "
                     "`DockpayWebhookAllow` (PortOne's published addresses by default) may post. The server "
-                    "records the raw event first (duplicates recognised), then asks PortOne for the payment, "
-                    "checks the amount against the recorded order and updates the local payment. 200 once the "
-                    "event is durably recorded; 503 when it cannot be recorded or applied, so that PortOne "
-                    "sends it again. A forged or mismatched event never marks an order paid.",
+                    "records the raw event (duplicates recognised) and answers without calling PortOne; "
+                    "the reconciler (a background task) then asks PortOne for the payment, checks amount and "
+                    "currency against the recorded order and updates the local payment, retrying with "
+                    "backoff when PortOne does not answer. 200 once the event is durably recorded; 503 "
+                    "when it cannot be recorded, so that PortOne sends it again. A forged or mismatched "
+                    "event never marks an order paid.",
         body={"required": True, "content": {
             "application/json": {"schema": ref("WebhookEvent"),
                                  "example": {"imp_uid": "imp_1234567890", "merchant_uid": "order_id_8237352",
                                              "status": "paid"}},
             "application/x-www-form-urlencoded": {"schema": ref("WebhookEvent")}}},
-        responses={200: ok("Recorded (and applied, or recognised as a duplicate).", ref("WebhookReceived"))},
+        responses={200: ok("Recorded durably; applied in the background (or recognised as a duplicate).",
+                           ref("WebhookReceived"))},
         errors=errs((400, err(400, "The body is not a notification: malformed, or `imp_uid`/`merchant_uid` "
                                    "missing (`bad_body`, `missing_field`).")),
                     (403, err(403, "The source address is not in `DockpayWebhookAllow` "

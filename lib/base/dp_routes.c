@@ -91,6 +91,8 @@ const dp_route_t dp_routes[] = {
 
     /* webhooks: no key; protected by the source allow-list and by re-querying PortOne */
     { "POST",   "/webhooks/portone",                    DP_SCOPE_NONE, "webhooks.portone" },
+    /* reconcile: received webhooks, admin only */
+    { "GET",    "/webhooks/events",                     DP_SCOPE_ADMIN, "webhooks.events" },
 };
 
 const apr_size_t dp_routes_count = sizeof(dp_routes) / sizeof(dp_routes[0]);

@@ -10,6 +10,7 @@
 #include "dp_sub_result.h"
 #include "dp_store_pay.h"
 #include "dp_outbox.h"
+#include "dp_store_rec.h"
 #include "dp_json.h"
 #include "dp_log.h"
 #include "dp_util.h"
@@ -36,7 +37,7 @@ dp_pay_status_t dp_pay_status_of(const char *s)
 /* The strings of dp_pay_outcome_t, indexed by the enum. */
 static const char *const outcome_names[] = {
     "applied", "stale", "unknown_order", "amount_mismatch", "currency_mismatch", "other_payment",
-    "mismatch", "unknown_payment", "pending"
+    "mismatch", "unknown_payment", "pending", "failed"
 };
 
 /* Returns the string of outcome o. */
@@ -1029,41 +1030,45 @@ static json_object *webhook_answer(apr_pool_t *p, const char *outcome, int dupli
     return o;
 }
 
-/* Applies a claimed event: re-queries PortOne and records the payment; returns the outcome
- * and its detail (DP_OUTCOME_PENDING leaves the event for a resend). */
-static dp_pay_outcome_t webhook_apply(const char **pdetail, dp_problem_t **pprob, apr_status_t *prv,
-                                 dp_pay_env_t *e, const dp_webhook_t *ev)
+/* Applies what PortOne says about one payment (see dp_pay.h): the one path of webhooks and
+ * the reconciler. */
+apr_status_t dp_pay_apply(dp_pay_outcome_t *poutcome, const char **pdetail, dp_problem_t **pprob,
+                          dp_pay_env_t *e, const char *imp_uid, const char *merchant_uid)
 {
     json_object *pay = NULL, *after = NULL;
     dp_problem_t *prob = NULL;
-    const char *mu;
     dp_pay_outcome_t outcome = DP_OUTCOME_PENDING;
+    const char *mu, *detail = NULL;
     apr_int64_t actual = 0;
     dp_pay_rec_t *cur = NULL;
+    apr_status_t rv = APR_SUCCESS;
 
-    *pdetail = NULL;
-    *prv = APR_SUCCESS;
     if (e->portone == NULL) {
-        *pdetail = "PortOne is not configured";
-        return DP_OUTCOME_PENDING;
+        detail = "PortOne is not configured";
+        outcome = DP_OUTCOME_PENDING;
+        goto leave;
     }
-    if (portone_payment(&pay, &prob, e, ev->imp_uid, NULL) != APR_SUCCESS) {
-        *pdetail = apr_psprintf(e->pool, "%s: %s", prob->code, prob->detail ? prob->detail : "");
-        return prob->status == 404 ? DP_OUTCOME_UNKNOWN_PAYMENT : DP_OUTCOME_PENDING;
+    if (portone_payment(&pay, &prob, e, imp_uid, imp_uid ? NULL : merchant_uid) != APR_SUCCESS) {
+        detail = apr_psprintf(e->pool, "%s: %s", prob->code, prob->detail ? prob->detail : "");
+        outcome = prob->status == 404 ? DP_OUTCOME_UNKNOWN_PAYMENT : DP_OUTCOME_PENDING;
+        goto leave;
     }
     mu = dp_json_get_str(pay, "merchant_uid");
-    if (mu == NULL || strcmp(mu, ev->merchant_uid) != 0) {
-        *pdetail = "PortOne's merchant_uid differs from the webhook's";
-        return DP_OUTCOME_MISMATCH;
+    if (mu == NULL || (merchant_uid && strcmp(mu, merchant_uid) != 0)) {
+        detail = "PortOne's merchant_uid differs from the event's";
+        outcome = DP_OUTCOME_MISMATCH;
+        goto leave;
     }
-    if ((*prv = dp_pay_record(&outcome, pprob, e->db, pay, NULL, 0)) != APR_SUCCESS) {
-        return DP_OUTCOME_PENDING;
+    if ((rv = dp_pay_record(&outcome, pprob, e->db, pay, NULL, 0)) != APR_SUCCESS) {
+        outcome = DP_OUTCOME_PENDING;
+        goto leave;
     }
     /* a scheduled payment's result also updates its schedule (subscriptions, idempotent) */
     if ((outcome == DP_OUTCOME_APPLIED || outcome == DP_OUTCOME_STALE)
-        && (*prv = dp_sub_result_on_payment(pprob, e->db, mu, dp_json_get_str(pay, "imp_uid"),
-                                     dp_json_get_str(pay, "status"))) != APR_SUCCESS) {
-        return DP_OUTCOME_PENDING;
+        && (rv = dp_sub_result_on_payment(pprob, e->db, mu, dp_json_get_str(pay, "imp_uid"),
+                                          dp_json_get_str(pay, "status"))) != APR_SUCCESS) {
+        outcome = DP_OUTCOME_PENDING;
+        goto leave;
     }
     if ((outcome == DP_OUTCOME_AMOUNT_MISMATCH || outcome == DP_OUTCOME_CURRENCY_MISMATCH) && e->auto_cancel) {
         dp_pay_json_amount(&actual, pay, "amount");
@@ -1072,23 +1077,27 @@ static dp_pay_outcome_t webhook_apply(const char **pdetail, dp_problem_t **pprob
             cancel_mismatch(&after, e, pay, cur->prepared_amount, actual);
             if (after) {
                 dp_pay_record(NULL, &prob, e->db, after, NULL, 0);
-                *pdetail = "cancelled at PortOne";
+                detail = "cancelled at PortOne";
             }
         }
     }
-    return outcome;
+
+leave:
+    if (poutcome) *poutcome = outcome;
+    if (pdetail) *pdetail = detail;
+    return rv;
 }
 
-/* Processes a webhook. */
+/* Records a webhook for the background task. */
 apr_status_t dp_pay_webhook(json_object **pout, dp_problem_t **pprob, dp_pay_env_t *e,
                             const dp_webhook_t *ev, const char *source_ip,
                             const char *raw, apr_size_t rawlen)
 {
-    const char *key = dp_webhook_dedupe_key(e->pool, ev), *outcome = NULL, *detail = NULL;
+    const char *key = dp_webhook_dedupe_key(e->pool, ev), *outcome = NULL;
     const char *body;
     apr_size_t n = rawlen > 4096 ? 4096 : rawlen;
-    apr_status_t rv;
-    int claimed = 0;
+    dp_problem_t *ignored = NULL;
+    int fresh = 0;
 
     *pout = NULL;
     if (key == NULL) {
@@ -1098,31 +1107,22 @@ apr_status_t dp_pay_webhook(json_object **pout, dp_problem_t **pprob, dp_pay_env
         --n;  /* cut at a character boundary */
     }
     body = dp_utf8_valid(raw, n) ? apr_pstrmemdup(e->pool, raw, n) : "(body is not UTF-8)";
+    /* durable first; PortOne is asked by the background task (dp_pay_apply), not here */
     if (e->db == NULL
-        || dp_store_webhook_record(pprob, e->db, key, source_ip, ev->imp_uid, ev->merchant_uid,
-                                   ev->status, ev->cancellation_id, body) != APR_SUCCESS
-        || dp_store_webhook_claim(&claimed, pprob, e->db, key) != APR_SUCCESS) {
+        || dp_store_rec_intake(&fresh, pprob, e->db, key, source_ip, ev->imp_uid, ev->merchant_uid,
+                               ev->status, ev->cancellation_id, body) != APR_SUCCESS) {
         dp_problem_fail(pprob, e->pool, 503, "webhook_not_recorded",
                         "the event could not be recorded; send it again");
         if (pprob && *pprob) (*pprob)->retry_after = "60";
         return DP_EPROBLEM;
     }
-    if (!claimed) {
-        if (dp_store_webhook_outcome(&outcome, pprob, e->db, key) != APR_SUCCESS) {
-            outcome = "received";
-        }
-        *pout = webhook_answer(e->pool, outcome, 1);
-        return APR_SUCCESS;
+    if (fresh || dp_store_webhook_outcome(&outcome, &ignored, e->db, key) != APR_SUCCESS
+        || outcome == NULL) {
+        outcome = "received";
     }
-    outcome = dp_pay_outcome_str(webhook_apply(&detail, pprob, &rv, e, ev));
-    if (dp_store_webhook_finish(NULL, e->db, key, outcome, detail) != APR_SUCCESS || rv != APR_SUCCESS) {
-        /* recorded, but the database failed on the way: have PortOne send it again */
-        dp_problem_fail(pprob, e->pool, 503, "webhook_not_applied",
-                        "the event was recorded but could not be applied; send it again");
-        if (pprob && *pprob) (*pprob)->retry_after = "60";
-        return DP_EPROBLEM;
-    }
-    *pout = webhook_answer(e->pool, outcome, 0);
+    /* a duplicate: the event was known and already settled (a resend of a pending one is not) */
+    *pout = webhook_answer(e->pool, outcome, !fresh && strcmp(outcome, "received") != 0
+                                             && strcmp(outcome, "pending") != 0);
     return APR_SUCCESS;
 }
 

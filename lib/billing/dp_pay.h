@@ -41,7 +41,8 @@ typedef enum dp_pay_outcome_t {
     DP_OUTCOME_OTHER_PAYMENT,     /* "other_payment": the order is paid by another payment */
     DP_OUTCOME_MISMATCH,          /* "mismatch": PortOne's merchant_uid differs from the event's */
     DP_OUTCOME_UNKNOWN_PAYMENT,   /* "unknown_payment": PortOne does not know the imp_uid */
-    DP_OUTCOME_PENDING            /* "pending": not applied yet (PortOne or the database failed) */
+    DP_OUTCOME_PENDING,           /* "pending": not applied yet (PortOne or the database failed) */
+    DP_OUTCOME_FAILED             /* "failed": an event the reconciler gave up on (too old) */
 } dp_pay_outcome_t;
 
 /* Returns the stored/answered string of outcome o. */
@@ -207,11 +208,24 @@ apr_status_t dp_pay_list(json_object **pout, dp_problem_t **pprob, dp_pay_env_t 
                          const char *status, apr_int64_t from, apr_int64_t to,
                          apr_int64_t page, apr_int64_t limit);
 
-/* Processes a webhook: records the raw event first (503 when it cannot), then (unless it was
- * already processed) re-queries PortOne, checks merchant_uid and amount against the order and
- * records the payment; *pout = {"received": true, "outcome": ..., "duplicate": bool}. */
+/* Records a webhook durably (503 webhook_not_recorded when it cannot) without asking PortOne:
+ * applying it is the background task's job (dp_pay_apply). *pout = {"received": true,
+ * "outcome": "received" for a new event, else the event's current outcome, "duplicate": true
+ * when the event was known and already settled (not received/pending)}. */
 apr_status_t dp_pay_webhook(json_object **pout, dp_problem_t **pprob, dp_pay_env_t *e,
                             const dp_webhook_t *ev, const char *source_ip,
                             const char *raw, apr_size_t rawlen);
+
+/* Applies what PortOne says about one payment: the one path of webhook events and of the
+ * reconciler's lookups. Asks PortOne for imp_uid (or, when imp_uid is NULL, for the payment
+ * of merchant_uid), refuses a payment of another order than merchant_uid (when given), records
+ * it with dp_pay_record (never paid unless PortOne's amount and currency equal the order's),
+ * updates a subscription schedule, and cancels a paid mismatching payment when auto_cancel is
+ * on. *poutcome: applied, stale, unknown_order, amount_mismatch, currency_mismatch,
+ * other_payment, mismatch, unknown_payment (PortOne: 404), or pending (PortOne or the database
+ * failed: try again); *pdetail a short reason or NULL (either pointer may be NULL). Returns
+ * non-success (with *pprob) only when the database failed. */
+apr_status_t dp_pay_apply(dp_pay_outcome_t *poutcome, const char **pdetail, dp_problem_t **pprob,
+                          dp_pay_env_t *e, const char *imp_uid, const char *merchant_uid);
 
 #endif

@@ -17,7 +17,9 @@ def test_health_reports_each_dependency(api):
     r = api.get("/health", key=None)
     assert r.status_code == 200, r.text
     body = r.json()
+    rec = body.pop("reconciler")   # the reconciler's state (issue 14; test_reconcile.py)
     assert body == {"status": "ok", "docker": "ok", "database": "ok", "portone": "configured"}
+    assert rec["enabled"] is True and isinstance(rec["events_pending"], int)
     assert r.headers["Content-Type"].startswith("application/json")
 
 

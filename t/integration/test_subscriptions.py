@@ -5,6 +5,7 @@ import time
 import uuid
 
 from conftest import assert_problem
+from payments_util import settle
 
 # The test card: its number (with and without dashes), expiry and birth date must never show up
 # anywhere but in the request to PortOne.
@@ -142,6 +143,7 @@ def test_schedule_list_cancel_run(api, stack):
     # PortOne runs b: the webhook marks the schedule executed and the payment paid
     run = stack.fake("POST", "/__control/run_schedule", {"merchant_uid": b})
     assert run["ok"] and run["webhook_status"] == 200, run
+    settle(stack)   # webhooks are applied in the background
     status, imp_uid, _, executed = local_schedule(stack, b)
     assert (status, imp_uid, executed) == ("executed", run["imp_uid"], "1")
     assert stack.sql("SELECT status, amount, imp_uid FROM payments WHERE merchant_uid = %s", b) == [
@@ -150,11 +152,13 @@ def test_schedule_list_cancel_run(api, stack):
     again = stack.fake("POST", "/__control/webhook", {"imp_uid": run["imp_uid"], "merchant_uid": b,
                                                       "status": "paid"})
     assert again["status"] == 200, again
+    settle(stack)
     assert local_schedule(stack, b)[:2] == ("executed", run["imp_uid"])
 
     # c fails at PortOne: the schedule is marked failed
     run = stack.fake("POST", "/__control/run_schedule", {"merchant_uid": c, "fail": True})
     assert run["ok"] and run["webhook_status"] == 200, run
+    settle(stack)
     assert local_schedule(stack, c)[:2] == ("failed", run["imp_uid"])
 
     # the local list shows the key with its three schedules
@@ -260,6 +264,7 @@ def _invalid_requests():
 
 
 def test_every_validation_failure_is_refused_before_portone(api, stack):
+    settle(stack)   # no background apply of an earlier event runs into the counts
     before = stack.fake("GET", "/__control/counts")
     for (method, path, body), status, field in _invalid_requests():
         r = api.request(method, path, json=body) if body is not None else api.request(method, path)

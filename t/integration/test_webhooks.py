@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from payments_util import assert_problem, fake_payment, new_mu, prepared_and_paid, row, webhook
+from payments_util import assert_problem, fake_payment, new_mu, prepared_and_paid, row, settle, webhook
 
 
 def events(stack, imp_uid):
@@ -36,6 +36,7 @@ def test_webhook_from_approval_flow(api, stack):
     assert api.post("/payments/prepare", json={"merchant_uid": mu, "amount": 880}).status_code == 201
     a = stack.fake("POST", "/__control/approve", {"merchant_uid": mu, "amount": 880, "webhook": True})
     assert a["webhook_status"] == 200
+    settle(stack)   # applied in the background
     assert row(stack, mu) == ("paid", 880, 880, 0, a["imp_uid"])
 
 
@@ -150,6 +151,7 @@ def test_webhook_source_allow_list(api, stack):
         assert status == 403
     finally:
         stack.restart_httpd()
+    settle(stack)   # applied in the background (before the restart or by the new server)
     assert row(stack, mu)[0] == "paid"
 
 

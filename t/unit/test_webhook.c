@@ -2,6 +2,7 @@
 #include <string.h>
 #include "check_dockpay.h"
 #include "dp_pay.h"
+#include "dp_reconcile.h"
 
 #define JSON "application/json"
 #define FORM "application/x-www-form-urlencoded"
@@ -95,6 +96,21 @@ START_TEST(dedupe_keys)
 }
 END_TEST
 
+/* reconcile: the retry/lookup schedule is 1, 5, 30, then 60 units, capped at a day. */
+START_TEST(reconcile_backoff)
+{
+    ck_assert_int_eq(dp_reconcile_backoff(0, 60), 60);
+    ck_assert_int_eq(dp_reconcile_backoff(1, 60), 60);
+    ck_assert_int_eq(dp_reconcile_backoff(2, 60), 300);
+    ck_assert_int_eq(dp_reconcile_backoff(3, 60), 1800);
+    ck_assert_int_eq(dp_reconcile_backoff(4, 60), 3600);
+    ck_assert_int_eq(dp_reconcile_backoff(99, 60), 3600);
+    ck_assert_int_eq(dp_reconcile_backoff(2, 1), 5);
+    ck_assert_int_eq(dp_reconcile_backoff(4, 0), 60);
+    ck_assert_int_eq(dp_reconcile_backoff(4, 86400), 86400);
+}
+END_TEST
+
 /* Webhook test case. */
 TCase *tc_webhook(void)
 {
@@ -103,5 +119,6 @@ TCase *tc_webhook(void)
     tcase_add_test(tc, form_body);
     tcase_add_test(tc, invalid_bodies);
     tcase_add_test(tc, dedupe_keys);
+    tcase_add_test(tc, reconcile_backoff);
     return tc;
 }
