@@ -28,6 +28,8 @@
 #include "dp_memo.h"
 #include "h_areas.h"
 #include "h_watch.h"
+#include "h_billing.h"
+#include "dp_billing.h"
 
 module AP_MODULE_DECLARE_DATA dockpay_module;
 
@@ -61,6 +63,9 @@ static void *create_srv_conf(apr_pool_t *p, server_rec *s)
     c->auto_cancel = DP_UNSET;
     c->health_cache = DP_UNSET;
     c->payments_cache = DP_UNSET;
+    /* billing (branch billing) */
+    c->billing_enforce = DP_UNSET;
+    c->billing_grace = DP_UNSET;
     dp_quota_unset(&c->quota);
     return c;
 }
@@ -110,6 +115,9 @@ static void *merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE_INT(auto_cancel);
     MERGE_INT(health_cache);
     MERGE_INT(payments_cache);
+    /* billing (branch billing) */
+    MERGE_INT(billing_enforce);
+    MERGE_INT(billing_grace);
     MERGE_INT(quota.containers);
     MERGE_INT(quota.memory);
     MERGE_INT(quota.nanocpus);
@@ -199,6 +207,41 @@ static const char *set_flag(cmd_parms *cmd, void *dc, int on)
 
     (void)dc;
     *field = on ? 1 : 0;
+    return NULL;
+}
+
+/* billing (branch billing): DockpayBillingEnforce off|stop|pause. */
+static const char *set_billing_enforce(cmd_parms *cmd, void *dc, const char *v)
+{
+    dp_conf_t *c = conf_of(cmd->server);
+
+    (void)dc;
+    if (!strcasecmp(v, "off")) {
+        c->billing_enforce = DP_BILLING_ENFORCE_OFF;
+    }
+    else if (!strcasecmp(v, "stop")) {
+        c->billing_enforce = DP_BILLING_ENFORCE_STOP;
+    }
+    else if (!strcasecmp(v, "pause")) {
+        c->billing_enforce = DP_BILLING_ENFORCE_PAUSE;
+    }
+    else {
+        return "DockpayBillingEnforce must be off, stop or pause";
+    }
+    return NULL;
+}
+
+/* billing (branch billing): DockpayBillingGrace SECONDS (0 .. one year). */
+static const char *set_billing_grace(cmd_parms *cmd, void *dc, const char *v)
+{
+    dp_conf_t *c = conf_of(cmd->server);
+    apr_int64_t n;
+
+    (void)dc;
+    if (dp_parse_int(&n, v, 0, 366 * 86400) != APR_SUCCESS) {
+        return "DockpayBillingGrace must be a number of seconds from 0 to 31622400";
+    }
+    c->billing_grace = (int)n;
     return NULL;
 }
 
@@ -510,6 +553,12 @@ static const command_rec dockpay_cmds[] = {
                   "seconds /health reuses its last dependency check (default 1; 0: every call)"),
     AP_INIT_TAKE1("DockpayPaymentsCache", set_int, OFF(payments_cache), RSRC_CONF,
                   "seconds a GET /payments page is reused unless payments changed (default 1; 0: off)"),
+    /* billing (branch billing) */
+    AP_INIT_TAKE1("DockpayBillingEnforce", set_billing_enforce, NULL, RSRC_CONF,
+                  "what happens to a past_due customer's bound containers after the grace period: "
+                  "off (default), stop or pause"),
+    AP_INIT_TAKE1("DockpayBillingGrace", set_billing_grace, NULL, RSRC_CONF,
+                  "seconds a past_due customer keeps its containers running (default 259200)"),
     { NULL }
 };
 
@@ -590,6 +639,7 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, s
     add_handlers(pconf, dp_engine_handlers);
     add_handlers(pconf, dp_payment_handlers);
     add_handlers(pconf, dp_subscription_handlers);
+    add_handlers(pconf, dp_billing_handlers);   /* billing (branch billing) */
     if ((pay_changes = shared_counter(s, pconf)) == NULL) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -614,6 +664,9 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, s
         proc->pay_changes = pay_changes;
         c->proc = proc;
         if (dp_payments_post_config(sv, c, pconf) != OK) {
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+        if (dp_billing_post_config(sv, c, pconf) != OK) {   /* billing (branch billing) */
             return HTTP_INTERNAL_SERVER_ERROR;
         }
     }

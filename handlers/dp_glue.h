@@ -81,6 +81,9 @@ typedef struct dp_conf_t {
     int auto_cancel;                /* DockpayAutoCancelMismatch, default on */
     int health_cache;               /* DockpayHealthCache seconds, default 1 (0: check every call) */
     int payments_cache;             /* DockpayPaymentsCache seconds, default 1 (0: off) */
+    /* billing-aware containers (branch billing, issue 15) */
+    int billing_enforce;            /* DockpayBillingEnforce off|stop|pause (DP_BILLING_ENFORCE_*), default off */
+    int billing_grace;              /* DockpayBillingGrace seconds, default 259200 (3 days) */
     /* process-wide state, created in post_config/child_init */
     struct dp_proc_t *proc;
 } dp_conf_t;
@@ -126,6 +129,7 @@ extern const dp_handler_entry_t dp_containers_handlers[];  /* containers, volume
 extern const dp_handler_entry_t dp_engine_handlers[];      /* images, networks, system, compose (h_engine.c) */
 extern const dp_handler_entry_t dp_payment_handlers[];     /* payments, webhooks (h_payments.c) */
 extern const dp_handler_entry_t dp_subscription_handlers[];/* subscriptions (h_subscriptions.c) */
+extern const dp_handler_entry_t dp_billing_handlers[];     /* billing (h_billing.c, branch billing) */
 
 /* Getters with defaults applied. */
 const char *dp_conf_base_path(const dp_conf_t *c);

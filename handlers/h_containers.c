@@ -16,6 +16,7 @@
 #include "dp_dk_stats.h"
 #include "h_watch.h"
 #include "h_owner.h"
+#include "h_billing.h"
 #include "h_engine.h"
 #include "dp_dk_build.h"
 
@@ -345,6 +346,10 @@ static int containers_action(dp_req_t *q)
     else if (find_container(&id, NULL, &prob, q, 0) != APR_SUCCESS) {
         return send_problem(q, prob, "container_not_found");
     }
+    if ((!strcmp(a->verb, "/start") || !strcmp(a->verb, "/restart") || !strcmp(a->verb, "/unpause"))
+        && dp_billing_check_start(&prob, q, "container", id) != APR_SUCCESS) {   /* billing (issue 15) */
+        return dp_send_problem(q, prob);
+    }
     if (a->param && !strcmp(a->param, "t")) {
         apr_int64_t t;
         if (dp_query_int(&t, &prob, q, "t", -1, 0, 3600) != APR_SUCCESS) {
@@ -403,7 +408,7 @@ static apr_status_t pull_missing(dp_problem_t **pprob, dp_req_t *q, const char *
 static int containers_create(dp_req_t *q)
 {
     json_object *req, *asked, *body, *created = NULL, *info = NULL, *out;
-    const char *name, *id, *image;
+    const char *name, *id, *image, *customer = NULL;
     dp_problem_t *prob = NULL;
     dp_dk_policy_t pol;
     dp_http_resp_t *resp;
@@ -416,6 +421,7 @@ static int containers_create(dp_req_t *q)
     if (dp_query_bool(&pull, &prob, q, "pull", 0) != APR_SUCCESS
         || dp_query_bool(&start, &prob, q, "start", 0) != APR_SUCCESS
         || dp_read_json(&req, &prob, q, 0) != APR_SUCCESS
+        || dp_billing_bind_from_body(&customer, &prob, q, req, 1) != APR_SUCCESS   /* billing (issue 15) */
         || dp_dk_create_body(&asked, &name, &prob, q->pool, req) != APR_SUCCESS) {
         return dp_send_problem(q, prob);
     }
@@ -473,6 +479,9 @@ static int containers_create(dp_req_t *q)
         return dp_fail(q, 502, "docker_bad_response", "the Docker engine's create answer has no Id");
     }
     q->target = id;
+    if (dp_billing_bind_created(&prob, q, customer, "container", id) != APR_SUCCESS) {   /* billing (issue 15) */
+        return dp_send_problem(q, prob);
+    }
     out = dp_json_object(q->pool);
     dp_json_set_str(out, "id", id);
     if (name == NULL && dp_docker_call(&info, NULL, &prob, Q_DOCKER(q), q->pool, "GET", cpath(q, id, "/json"), NULL)

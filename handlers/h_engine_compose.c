@@ -13,6 +13,7 @@
 #include "dp_dk_compose.h"
 #include "dp_dk_policy.h"
 #include "h_owner.h"
+#include "h_billing.h"
 
 #define COMPOSE_FILE "docker-compose.yml"
 
@@ -241,6 +242,10 @@ static int compose_action(dp_req_t *q, const char *action)
     }
     if (cs == NULL || json_object_array_length(cs) == 0 || !may_act(q, cs)) {
         return dp_fail(q, 404, "project_not_found", "no container belongs to the compose project '%s'", name);
+    }
+    if (strcmp(action, "stop") != 0   /* billing (issue 15): past_due customers */
+        && dp_billing_check_start(&prob, q, "project", name) != APR_SUCCESS) {
+        return dp_send_problem(q, prob);
     }
     ordered = dp_dk_compose_order(q->pool, cs, !strcmp(action, "stop"));
     results = dp_json_array(q->pool);
@@ -493,7 +498,7 @@ int dp_compose_up(dp_req_t *q)
     const char *root = q->conf->compose_root ? q->conf->compose_root : "/var/lib/dockpay/compose";
     const char *command = q->conf->compose_command ? q->conf->compose_command : "docker-compose";
     int timeout = dp_conf_int(q->conf->compose_timeout, 300);
-    const char *name = NULL, *yaml, *dir, *file, *env[6], *doc;
+    const char *name = NULL, *yaml, *dir, *file, *env[6], *doc, *customer = NULL;
     const char *const *argv;
     json_object *body, *v, *out = NULL, *outstr;
     dp_problem_t *prob = NULL;
@@ -505,6 +510,7 @@ int dp_compose_up(dp_req_t *q)
     int locked = 0;
 
     if (dp_read_json(&body, &prob, q, 0) != APR_SUCCESS
+        || dp_billing_bind_from_body(&customer, &prob, q, body, 0) != APR_SUCCESS   /* billing (issue 15) */
         || dp_json_only_fields(&prob, q->pool, body, fields) != APR_SUCCESS
         || dp_json_field_str(&name, &prob, q->pool, body, "project", 1, 255) != APR_SUCCESS) {
         return dp_send_problem(q, prob);
@@ -595,6 +601,9 @@ int dp_compose_up(dp_req_t *q)
             : dp_problem_make(q->pool, 422, "compose_failed", "the compose command failed (exit status %d)",
                               run.exit_code);
         dp_problem_add(prob, q->pool, "output", outstr);
+        return dp_send_problem(q, prob);
+    }
+    if (dp_billing_bind_created(&prob, q, customer, "project", name) != APR_SUCCESS) {   /* billing (issue 15) */
         return dp_send_problem(q, prob);
     }
     if (project_load(&out, NULL, &prob, q, name) != APR_SUCCESS) {

@@ -7,6 +7,7 @@
 
 #include "dp_pay.h"
 #include "dp_sub.h"
+#include "dp_billing.h"
 #include "dp_store_pay.h"
 #include "dp_json.h"
 #include "dp_log.h"
@@ -1018,6 +1019,11 @@ static const char *webhook_apply(const char **pdetail, dp_problem_t **pprob, apr
     if ((!strcmp(outcome, "applied") || !strcmp(outcome, "stale"))
         && (*prv = dp_sub_on_payment(pprob, e->db, mu, dp_json_get_str(pay, "imp_uid"),
                                      dp_json_get_str(pay, "status"))) != APR_SUCCESS) {
+        return "pending";
+    }
+    /* billing-aware containers (issue 15): the customer's state follows the payment */
+    if ((!strcmp(outcome, "applied") || !strcmp(outcome, "stale"))
+        && (*prv = dp_billing_on_payment_object(pprob, e->db, pay)) != APR_SUCCESS) {
         return "pending";
     }
     if ((!strcmp(outcome, "amount_mismatch") || !strcmp(outcome, "currency_mismatch")) && e->auto_cancel) {

@@ -81,6 +81,11 @@ const dp_route_t dp_routes[] = {
     { "POST",   "/subscriptions/schedule",              PW, "subscriptions.schedule" },
     { "GET",    "/subscriptions/schedule/{customer_uid}", PR, "subscriptions.schedule_list" },
     { "DELETE", "/subscriptions/schedule/{customer_uid}", PW, "subscriptions.unschedule" },
+    /* billing-aware containers (issue 15); PUT/DELETE also need docker:write (the handler checks) */
+    { "GET",    "/subscriptions/{customer_uid}/status", PR, "subscriptions.status" },
+    { "POST",   "/subscriptions/{customer_uid}/resume", PW, "subscriptions.resume" },
+    { "PUT",    "/subscriptions/{customer_uid}/containers/{id}", PW, "subscriptions.bind" },
+    { "DELETE", "/subscriptions/{customer_uid}/containers/{id}", PW, "subscriptions.unbind" },
 
     /* webhooks: no key; protected by the source allow-list and by re-querying PortOne */
     { "POST",   "/webhooks/portone",                    DP_SCOPE_NONE, "webhooks.portone" },

@@ -22,6 +22,7 @@ const dp_stmt_def_t *const dp_store_tables[] = {
     dp_store_pay_statements,
     dp_store_sub_statements,
     dp_store_img_statements,
+    dp_store_billing_statements,   /* billing (issue 15) */
     NULL
 };
 

@@ -33,6 +33,7 @@ extern const dp_stmt_def_t dp_store_core_statements[];
 extern const dp_stmt_def_t dp_store_pay_statements[];
 extern const dp_stmt_def_t dp_store_sub_statements[];
 extern const dp_stmt_def_t dp_store_img_statements[];
+extern const dp_stmt_def_t dp_store_billing_statements[];   /* lib/dp_billing.c (issue 15) */
 /* All tables, NULL-terminated. */
 extern const dp_stmt_def_t *const dp_store_tables[];
 

@@ -31,5 +31,6 @@ TCase *tc_subscriptions(void);
 TCase *tc_docker_watch(void);
 TCase *tc_docker_compose(void);
 TCase *tc_docker_build(void);
+TCase *tc_billing(void);             /* billing (branch billing) */
 
 #endif

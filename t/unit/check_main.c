@@ -31,6 +31,7 @@ int main(int argc, const char *const *argv)
         tc_portone, tc_payments, tc_webhook, tc_subscriptions, tc_docker_watch,
         tc_docker_compose,
         tc_docker_build,
+        tc_billing,   /* billing (branch billing) */
     };
     size_t i;
 

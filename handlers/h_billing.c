@@ -1,0 +1,609 @@
+/* h_billing: billing-aware containers — Docker handler hooks, billing routes and the enforcer
+ * (a mod_watchdog singleton, "dockpay-billing"). lib/dp_billing.c decides; this file acts. */
+#include <string.h>
+#include <apr_strings.h>
+#include <apr_time.h>
+#include <apr_dbd.h>
+#include <mod_dbd.h>
+#include <mod_watchdog.h>
+
+#include "h_billing.h"
+#include "h_owner.h"
+#include "dp_billing.h"
+#include "dp_sub.h"
+#include "dp_dk_policy.h"
+#include "dp_dk_compose.h"
+
+/* Default grace period (DockpayBillingGrace): three days. */
+#define DP_BILLING_GRACE_DEFAULT (3 * 86400)
+/* The enforcer's interval, and the most customers it handles per pass. */
+#define ENFORCER_INTERVAL apr_time_from_sec(1)
+#define ENFORCER_BATCH 20
+
+/* True for an admin key. */
+static int is_admin(dp_req_t *q)
+{
+    return q->key && (q->key->scopes & DP_SCOPE_ADMIN);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* hooks for the Docker handlers */
+
+apr_status_t dp_billing_bind_from_body(const char **pcustomer, dp_problem_t **pprob, dp_req_t *q,
+                                       json_object *req, int label)
+{
+    json_object *v = dp_json_get(req, "customer_uid"), *labels, *raw;
+    const char *cu;
+    dp_db_t *db;
+    apr_status_t rv;
+    int known = 0;
+
+    *pcustomer = NULL;
+    if (v == NULL) {
+        return APR_SUCCESS;
+    }
+    if (!json_object_is_type(v, json_type_string)) {
+        return dp_problem_fail(pprob, q->pool, 400, "wrong_type", "the field 'customer_uid' must be a string");
+    }
+    cu = apr_pstrdup(q->pool, json_object_get_string(v));
+    if (!q->key || !dp_scopes_allow(q->key->scopes, DP_SCOPE_DOCKER_WRITE | DP_SCOPE_PAYMENTS_WRITE)) {
+        return dp_problem_fail(pprob, q->pool, 403, "insufficient_scope", "binding to a customer "
+                               "(customer_uid) needs a key with docker:write and payments:write");
+    }
+    if ((rv = dp_sub_check_uid(pprob, q->pool, "customer_uid", cu, DP_SUB_CUSTOMER_UID_MAX)) != APR_SUCCESS) {
+        return rv;
+    }
+    if ((db = dp_db_acquire(pprob, q)) == NULL) {
+        return DP_EPROBLEM;
+    }
+    if ((rv = dp_billing_customer_known(&known, pprob, db, cu)) != APR_SUCCESS) {
+        return rv;
+    }
+    if (!known) {
+        rv = dp_problem_fail(pprob, q->pool, 422, "customer_not_found",
+                             "customer_uid: no live billing key '%s' was issued through this server", cu);
+        dp_problem_add(*pprob, q->pool, "field", json_object_new_string("customer_uid"));
+        return rv;
+    }
+    json_object_object_del(req, "customer_uid");
+    if (label) {
+        raw = dp_json_get(req, "docker");
+        if (raw && json_object_is_type(raw, json_type_object)) {
+            labels = dp_json_get(raw, "Labels");
+            if (labels == NULL) {
+                labels = json_object_new_object();
+                json_object_object_add(raw, "Labels", labels);
+            }
+        }
+        else {
+            labels = dp_json_get(req, "labels");
+            if (labels == NULL) {
+                labels = json_object_new_object();
+                json_object_object_add(req, "labels", labels);
+            }
+        }
+        if (json_object_is_type(labels, json_type_object)) {   /* else the parser answers 400 */
+            json_object_object_add(labels, DP_BILLING_LABEL, json_object_new_string(cu));
+        }
+    }
+    *pcustomer = cu;
+    return APR_SUCCESS;
+}
+
+apr_status_t dp_billing_bind_created(dp_problem_t **pprob, dp_req_t *q, const char *customer,
+                                     const char *kind, const char *object)
+{
+    dp_db_t *db;
+    apr_status_t rv = DP_EPROBLEM;
+
+    if (customer == NULL) {
+        return APR_SUCCESS;
+    }
+    if ((db = dp_db_acquire(pprob, q)) != NULL
+        && (rv = dp_billing_bind(pprob, db, kind, object, customer, q->key ? q->key->name : "",
+                                 (apr_int64_t)apr_time_sec(apr_time_now()))) == APR_SUCCESS) {
+        return APR_SUCCESS;
+    }
+    if (pprob && *pprob) {
+        dp_problem_add(*pprob, q->pool, "id", json_object_new_string(object));
+        (*pprob)->detail = apr_pstrcat(q->pool, "the ", kind, " was created (", object, ") but its binding "
+                                       "to customer '", customer, "' was not recorded: ",
+                                       (*pprob)->detail ? (*pprob)->detail : "", NULL);
+    }
+    return rv;
+}
+
+apr_status_t dp_billing_check_start(dp_problem_t **pprob, dp_req_t *q, const char *kind,
+                                    const char *object)
+{
+    dp_billing_binding_t *b = NULL;
+    dp_billing_rec_t rec;
+    dp_db_t *db;
+    apr_status_t rv;
+
+    if (is_admin(q) || object == NULL) {
+        return APR_SUCCESS;   /* admin may */
+    }
+    if ((db = dp_db_acquire(pprob, q)) == NULL) {
+        return DP_EPROBLEM;
+    }
+    if ((rv = dp_billing_binding_get(&b, pprob, db, kind, object)) != APR_SUCCESS || b == NULL
+        || (rv = dp_billing_get(&rec, pprob, db, b->customer_uid)) != APR_SUCCESS) {
+        return rv;
+    }
+    if (rec.state == DP_BILLING_ACTIVE) {
+        return APR_SUCCESS;
+    }
+    rv = dp_problem_fail(pprob, q->pool, 409, "subscription_past_due",
+                         "the %s is bound to customer '%s', whose subscription is %s: it starts again "
+                         "when a payment succeeds (or an admin resumes the customer)", kind,
+                         b->customer_uid, dp_billing_state_name(rec.state));
+    dp_problem_add(*pprob, q->pool, "customer_uid", json_object_new_string(b->customer_uid));
+    return rv;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* engine side, shared by the routes and the enforcer */
+
+/* The containers (objects from the engine's list, or inspect objects) a binding stands for:
+ * a container's inspect object (NULL when it is gone), a project's containers. */
+static apr_status_t bound_containers(json_object **plist, dp_problem_t **pprob, dp_docker_t *docker,
+                                     apr_pool_t *p, const dp_billing_binding_t *b)
+{
+    json_object *list = dp_json_array(p), *one = NULL, *f, *a;
+    const char *path;
+    int status = 0;
+    apr_status_t rv;
+
+    *plist = list;
+    if (!strcmp(b->kind, "container")) {
+        rv = dp_docker_call(&one, &status, pprob, docker, p, "GET",
+                            apr_pstrcat(p, "/containers/", dp_url_encode(p, b->object), "/json", NULL), NULL);
+        if (rv != APR_SUCCESS) {
+            return status == 404 ? APR_SUCCESS : rv;
+        }
+        if (one) {
+            json_object_array_add(list, json_object_get(one));
+        }
+        return APR_SUCCESS;
+    }
+    f = dp_json_object(p);
+    a = json_object_new_array();
+    json_object_array_add(a, json_object_new_string(apr_pstrcat(p, DP_DK_COMPOSE_LABEL_PROJECT, "=",
+                                                                b->object, NULL)));
+    json_object_object_add(f, "label", a);
+    path = apr_pstrcat(p, "/containers/json?all=1&filters=", dp_url_encode(p, dp_json_str(p, f)), NULL);
+    if ((rv = dp_docker_call(&one, NULL, pprob, docker, p, "GET", path, NULL)) != APR_SUCCESS) {
+        return rv;
+    }
+    if (one && json_object_is_type(one, json_type_array)) {
+        *plist = one;
+    }
+    return APR_SUCCESS;
+}
+
+/* The engine state of a container object (inspect: State.Status; list: State). */
+static const char *engine_state(json_object *c)
+{
+    json_object *st = dp_json_get(c, "State");
+
+    if (st && json_object_is_type(st, json_type_object)) {
+        return dp_json_get_str(st, "Status");
+    }
+    return st ? json_object_get_string(st) : NULL;
+}
+
+/* Applies verb (stop, pause, start, unpause) to every container bound to customer_uid; an
+ * already stopped / paused / running container is fine. Fails (leaving the rest for the next
+ * pass) on an engine error. */
+static apr_status_t act_on_customer(dp_problem_t **pprob, dp_docker_t *docker, dp_db_t *db,
+                                    apr_pool_t *p, const char *customer_uid, const char *verb,
+                                    int *pcount)
+{
+    apr_array_header_t *bs = NULL;
+    apr_status_t rv;
+    int i;
+
+    *pcount = 0;
+    if ((rv = dp_billing_bindings_of(&bs, pprob, db, customer_uid)) != APR_SUCCESS) {
+        return rv;
+    }
+    for (i = 0; i < bs->nelts; ++i) {
+        dp_billing_binding_t *b = APR_ARRAY_IDX(bs, i, dp_billing_binding_t *);
+        json_object *cs = NULL;
+        apr_size_t j;
+
+        if ((rv = bound_containers(&cs, pprob, docker, p, b)) != APR_SUCCESS) {
+            return rv;
+        }
+        for (j = 0; j < json_object_array_length(cs); ++j) {
+            json_object *c = json_object_array_get_idx(cs, j);
+            const char *id = dp_json_get_str(c, "Id"), *st = engine_state(c);
+            dp_problem_t *prob = NULL;
+            int status = 0;
+
+            if (id == NULL) {
+                continue;
+            }
+            /* pause only what runs; unpause only what is paused; start what is not running */
+            if ((!strcmp(verb, "pause") && st && strcmp(st, "running"))
+                || (!strcmp(verb, "unpause") && st && strcmp(st, "paused"))
+                || (!strcmp(verb, "start") && st && (!strcmp(st, "running") || !strcmp(st, "paused")))
+                || (!strcmp(verb, "stop") && st && strcmp(st, "running") && strcmp(st, "paused")
+                    && strcmp(st, "restarting"))) {
+                continue;
+            }
+            rv = dp_docker_call(NULL, &status, &prob, docker, p, "POST",
+                                apr_pstrcat(p, "/containers/", dp_url_encode(p, id), "/", verb,
+                                            !strcmp(verb, "stop") ? "?t=10" : "", NULL), NULL);
+            if (rv != APR_SUCCESS && status != 404 && status != 409) {
+                if (pprob) {
+                    *pprob = prob;
+                }
+                return rv;
+            }
+            if (rv == APR_SUCCESS && status != 304) {
+                ++*pcount;
+            }
+        }
+    }
+    return APR_SUCCESS;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* routes */
+
+/* Reads and checks {customer_uid}; NULL after filling a 422 problem. */
+static const char *customer_param(dp_problem_t **pprob, dp_req_t *q)
+{
+    const char *cu = apr_table_get(q->params, "customer_uid");
+
+    q->target = cu;
+    return dp_sub_check_uid(pprob, q->pool, "customer_uid", cu, DP_SUB_CUSTOMER_UID_MAX) == APR_SUCCESS
+           ? cu : NULL;
+}
+
+/* The status object of customer_uid: 404 customer_not_found when the server knows nothing of it. */
+static apr_status_t status_json(json_object **pout, dp_problem_t **pprob, dp_req_t *q, dp_db_t *db,
+                                const char *cu)
+{
+    apr_array_header_t *bs = NULL;
+    dp_billing_rec_t rec;
+    json_object *out, *cs;
+    apr_status_t rv;
+    int known = 0, i;
+
+    if ((rv = dp_billing_get(&rec, pprob, db, cu)) != APR_SUCCESS
+        || (rv = dp_billing_customer_known(&known, pprob, db, cu)) != APR_SUCCESS
+        || (rv = dp_billing_bindings_of(&bs, pprob, db, cu)) != APR_SUCCESS) {
+        return rv;
+    }
+    if (!rec.exists && !known && bs->nelts == 0) {
+        return dp_problem_fail(pprob, q->pool, 404, "customer_not_found",
+                               "no billing key, billing state or binding of customer '%s'", cu);
+    }
+    out = dp_json_object(q->pool);
+    dp_json_set_str(out, "customer_uid", cu);
+    dp_json_set_str(out, "state", dp_billing_state_name(rec.state));
+    json_object_object_add(out, "since", rec.since ? json_object_new_int64(rec.since) : NULL);
+    dp_json_set_str(out, "reason", rec.reason);
+    json_object_object_add(out, "grace_until", rec.grace_until ? json_object_new_int64(rec.grace_until) : NULL);
+    dp_json_set_str(out, "enforced", rec.enforced);
+    dp_json_set_int(out, "version", rec.version);
+    json_object_object_add(out, "billing_key", json_object_new_boolean(known));
+    cs = json_object_new_array();
+    json_object_object_add(out, "containers", cs);
+    for (i = 0; i < bs->nelts; ++i) {
+        dp_billing_binding_t *b = APR_ARRAY_IDX(bs, i, dp_billing_binding_t *);
+        json_object *list = NULL;
+        apr_size_t j;
+
+        if ((rv = bound_containers(&list, pprob, q->proc->docker, q->pool, b)) != APR_SUCCESS) {
+            return rv;
+        }
+        if (!strcmp(b->kind, "container") && json_object_array_length(list) == 0) {
+            json_object *c = json_object_new_object();
+            dp_json_set_str(c, "id", b->object);
+            dp_json_set_str(c, "kind", b->kind);
+            dp_json_set_str(c, "state", "missing");
+            json_object_array_add(cs, c);
+            continue;
+        }
+        for (j = 0; j < json_object_array_length(list); ++j) {
+            json_object *e = json_object_array_get_idx(list, j), *c = json_object_new_object();
+            const char *name = dp_json_get_str(e, "Name");
+            json_object *names = dp_json_get(e, "Names");
+            if (name == NULL && names && json_object_array_length(names) > 0) {
+                name = json_object_get_string(json_object_array_get_idx(names, 0));
+            }
+            dp_json_set_str(c, "id", dp_json_get_str(e, "Id"));
+            dp_json_set_str(c, "name", name ? (name[0] == '/' ? name + 1 : name) : NULL);
+            dp_json_set_str(c, "kind", b->kind);
+            if (!strcmp(b->kind, "project")) {
+                dp_json_set_str(c, "project", b->object);
+            }
+            dp_json_set_str(c, "state", engine_state(e));
+            json_object_array_add(cs, c);
+        }
+    }
+    *pout = out;
+    return APR_SUCCESS;
+}
+
+/* GET /subscriptions/{customer_uid}/status */
+static int billing_status(dp_req_t *q)
+{
+    dp_problem_t *prob = NULL;
+    json_object *out = NULL;
+    const char *cu;
+    dp_db_t *db;
+
+    if ((cu = customer_param(&prob, q)) == NULL
+        || (db = dp_db_acquire(&prob, q)) == NULL
+        || status_json(&out, &prob, q, db, cu) != APR_SUCCESS) {
+        return dp_send_problem(q, prob);
+    }
+    return dp_send_json(q, 200, out);
+}
+
+/* POST /subscriptions/{customer_uid}/resume {"reason"}: admin only; the customer becomes active
+ * (the enforcer restarts what it stopped); 200 with the status and "changed". */
+static int billing_resume(dp_req_t *q)
+{
+    static const char *const fields[] = { "reason", NULL };
+    dp_billing_outcome_t outcome = DP_BILLING_NO_CHANGE;
+    dp_problem_t *prob = NULL;
+    json_object *in, *out = NULL;
+    const char *cu, *reason = NULL;
+    dp_db_t *db;
+
+    if ((cu = customer_param(&prob, q)) == NULL) {
+        return dp_send_problem(q, prob);
+    }
+    if (!is_admin(q)) {
+        return dp_fail(q, 403, "insufficient_scope", "resuming a customer needs an admin key");
+    }
+    if (dp_read_json(&in, &prob, q, 0) != APR_SUCCESS
+        || dp_json_only_fields(&prob, q->pool, in, fields) != APR_SUCCESS
+        || dp_json_field_str(&reason, &prob, q->pool, in, "reason", 1, 200) != APR_SUCCESS
+        || (db = dp_db_acquire(&prob, q)) == NULL
+        || status_json(&out, &prob, q, db, cu) != APR_SUCCESS   /* 404 for an unknown customer */
+        || dp_billing_resume(&outcome, &prob, db, cu, reason, q->rid,
+                             (apr_int64_t)apr_time_sec(apr_time_now())) != APR_SUCCESS
+        || status_json(&out, &prob, q, db, cu) != APR_SUCCESS) {
+        return dp_send_problem(q, prob);
+    }
+    DP_LOG(q, APLOG_NOTICE, 0, "billing: customer %s resumed by key %s (%s)", cu, q->key->name,
+           outcome == DP_BILLING_TRANSITION ? "state changed" : "already active");
+    json_object_object_add(out, "changed", json_object_new_boolean(outcome == DP_BILLING_TRANSITION));
+    return dp_send_json(q, 200, out);
+}
+
+/* Common part of PUT/DELETE /subscriptions/{customer_uid}/containers/{id}: scopes, the customer,
+ * the container (the key's own; *pid its full Id). */
+static apr_status_t binding_target(const char **pcu, const char **pid, dp_db_t **pdb, dp_problem_t **pprob,
+                                   dp_req_t *q, int need_key)
+{
+    const char *id = apr_table_get(q->params, "id");
+    apr_status_t rv;
+    int known = 0;
+
+    if (!dp_scopes_allow(q->key->scopes, DP_SCOPE_DOCKER_WRITE | DP_SCOPE_PAYMENTS_WRITE)) {
+        return dp_problem_fail(pprob, q->pool, 403, "insufficient_scope", "binding a container to a "
+                               "customer needs a key with docker:write and payments:write");
+    }
+    if ((*pcu = customer_param(pprob, q)) == NULL) {
+        return DP_EPROBLEM;
+    }
+    if (!dp_dk_valid_id(id)) {
+        return dp_problem_fail(pprob, q->pool, 404, "container_not_found", "no such container");
+    }
+    if ((*pdb = dp_db_acquire(pprob, q)) == NULL) {
+        return DP_EPROBLEM;
+    }
+    if (need_key) {
+        if ((rv = dp_billing_customer_known(&known, pprob, *pdb, *pcu)) != APR_SUCCESS) {
+            return rv;
+        }
+        if (!known) {
+            return dp_problem_fail(pprob, q->pool, 404, "customer_not_found",
+                                   "no live billing key '%s' was issued through this server", *pcu);
+        }
+    }
+    if ((rv = dp_owner_container(pid, NULL, pprob, q, id)) != APR_SUCCESS) {
+        return rv;
+    }
+    q->target = apr_pstrcat(q->pool, *pcu, "/", *pid, NULL);
+    return APR_SUCCESS;
+}
+
+/* PUT /subscriptions/{customer_uid}/containers/{id}: binds the key's container to the customer
+ * (the database only: an existing container's labels cannot change). 200 {customer_uid, id}. */
+static int binding_put(dp_req_t *q)
+{
+    dp_problem_t *prob = NULL;
+    const char *cu, *id;
+    json_object *out;
+    dp_db_t *db;
+
+    if (binding_target(&cu, &id, &db, &prob, q, 1) != APR_SUCCESS
+        || dp_billing_bind(&prob, db, "container", id, cu, q->key->name,
+                           (apr_int64_t)apr_time_sec(apr_time_now())) != APR_SUCCESS) {
+        return dp_send_problem(q, prob);
+    }
+    out = dp_json_object(q->pool);
+    dp_json_set_str(out, "customer_uid", cu);
+    dp_json_set_str(out, "id", id);
+    dp_json_set_str(out, "kind", "container");
+    return dp_send_json(q, 200, out);
+}
+
+/* DELETE /subscriptions/{customer_uid}/containers/{id}: releases the binding; 204, or 404
+ * binding_not_found. */
+static int binding_delete(dp_req_t *q)
+{
+    dp_problem_t *prob = NULL;
+    const char *cu, *id;
+    dp_db_t *db;
+    int found = 0;
+
+    if (binding_target(&cu, &id, &db, &prob, q, 0) != APR_SUCCESS
+        || dp_billing_unbind(&found, &prob, db, "container", id, cu) != APR_SUCCESS) {
+        return dp_send_problem(q, prob);
+    }
+    if (!found) {
+        return dp_fail(q, 404, "binding_not_found", "the container is not bound to customer '%s'", cu);
+    }
+    return dp_send_empty(q, 204);
+}
+
+const dp_handler_entry_t dp_billing_handlers[] = {
+    { "subscriptions.status", billing_status },
+    { "subscriptions.resume", billing_resume },
+    { "subscriptions.bind", binding_put },
+    { "subscriptions.unbind", binding_delete },
+    { NULL, NULL }
+};
+
+/* ------------------------------------------------------------------------------------------ */
+/* the enforcer: a mod_watchdog singleton callback */
+
+typedef struct {
+    server_rec *s;
+    dp_conf_t *c;
+} enforcer_t;
+
+static APR_OPTIONAL_FN_TYPE(ap_dbd_open) *enf_dbd_open;
+static APR_OPTIONAL_FN_TYPE(ap_dbd_close) *enf_dbd_close;
+
+/* One pass: grace deadlines, then due customers (stop/pause, suspended), then customers active
+ * again whose containers are still enforced (start/unpause). Every step is idempotent and its
+ * state is in the database, so a pass cut short (or a restart) is finished by the next one. */
+static void enforce_pass(enforcer_t *e, apr_pool_t *p)
+{
+    const char *mode = dp_conf_int(e->c->billing_enforce, DP_BILLING_ENFORCE_OFF) == DP_BILLING_ENFORCE_PAUSE
+                       ? "pause" : "stop";
+    apr_int64_t now = (apr_int64_t)apr_time_sec(apr_time_now());
+    apr_array_header_t *list = NULL;
+    dp_problem_t *prob = NULL;
+    dp_db_t *db;
+    ap_dbd_t *h;
+    int i;
+
+    if (enf_dbd_open == NULL || e->c->proc == NULL || (h = enf_dbd_open(p, e->s)) == NULL) {
+        return;   /* no database now: the next pass tries again */
+    }
+    db = apr_pcalloc(p, sizeof(*db));
+    db->driver = h->driver;
+    db->handle = h->handle;
+    db->prepared = h->prepared;
+    db->pool = p;
+    db->opaque = h;
+    if (dp_billing_set_grace(&prob, db, dp_conf_int(e->c->billing_grace, DP_BILLING_GRACE_DEFAULT)) != APR_SUCCESS
+        || dp_billing_pending(&list, &prob, db, "due", now, ENFORCER_BATCH) != APR_SUCCESS) {
+        goto leave;
+    }
+    for (i = 0; i < list->nelts; ++i) {
+        const char *cu = APR_ARRAY_IDX(list, i, const char *), *m = NULL;
+        int n = 0, done = 0;
+
+        if (dp_billing_enforce_claim(&m, &prob, db, cu, mode) != APR_SUCCESS) {
+            goto leave;
+        }
+        if (m == NULL) {
+            continue;   /* no longer past_due */
+        }
+        if (act_on_customer(&prob, e->c->proc->docker, db, p, cu, m, &n) != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, e->s, "dockpay: billing: cannot %s the containers "
+                         "of customer %s yet: %s", m, cu, prob && prob->detail ? prob->detail : "error");
+            continue;
+        }
+        if (dp_billing_enforce_done(&done, &prob, db, cu,
+                                    apr_pstrcat(p, "grace period over: bound containers ",
+                                                !strcmp(m, "pause") ? "paused" : "stopped", NULL),
+                                    now) != APR_SUCCESS) {
+            goto leave;
+        }
+        if (done) {
+            ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, e->s, "dockpay: billing: customer %s suspended "
+                         "(%s: %d container(s))", cu, m, n);
+        }
+    }
+    if (dp_billing_pending(&list, &prob, db, "restore", now, ENFORCER_BATCH) != APR_SUCCESS) {
+        goto leave;
+    }
+    for (i = 0; i < list->nelts; ++i) {
+        const char *cu = APR_ARRAY_IDX(list, i, const char *);
+        dp_billing_rec_t rec;
+        int n = 0, done = 0;
+
+        if (dp_billing_get(&rec, &prob, db, cu) != APR_SUCCESS) {
+            goto leave;
+        }
+        if (rec.enforced == NULL) {
+            continue;
+        }
+        if (act_on_customer(&prob, e->c->proc->docker, db, p, cu,
+                            !strcmp(rec.enforced, "pause") ? "unpause" : "start", &n) != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, e->s, "dockpay: billing: cannot restart the "
+                         "containers of customer %s yet: %s", cu, prob && prob->detail ? prob->detail : "error");
+            continue;
+        }
+        if (dp_billing_restore_done(&done, &prob, db, cu, rec.enforced) != APR_SUCCESS) {
+            goto leave;
+        }
+        if (done) {
+            ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, e->s, "dockpay: billing: customer %s active again "
+                         "(%d container(s) restarted)", cu, n);
+        }
+    }
+leave:
+    if (prob && prob->status >= 500) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, e->s, "dockpay: billing: enforcer pass: %s",
+                     prob->detail ? prob->detail : prob->code);
+    }
+    if (enf_dbd_close) {
+        enf_dbd_close(e->s, h);
+    }
+}
+
+/* The watchdog callback: one pass per interval while running. */
+static apr_status_t enforcer_cb(int state, void *data, apr_pool_t *pool)
+{
+    if (state == AP_WATCHDOG_STATE_RUNNING) {
+        enforce_pass(data, pool);
+    }
+    return APR_SUCCESS;
+}
+
+int dp_billing_post_config(server_rec *s, dp_conf_t *c, apr_pool_t *pconf)
+{
+    APR_OPTIONAL_FN_TYPE(ap_watchdog_get_instance) *get_instance;
+    APR_OPTIONAL_FN_TYPE(ap_watchdog_register_callback) *register_cb;
+    ap_watchdog_t *wd = NULL;
+    enforcer_t *e;
+    apr_status_t rv;
+
+    if (dp_conf_int(c->billing_enforce, DP_BILLING_ENFORCE_OFF) == DP_BILLING_ENFORCE_OFF || s->is_virtual) {
+        return OK;
+    }
+    get_instance = APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_get_instance);
+    register_cb = APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_register_callback);
+    enf_dbd_open = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_open);
+    enf_dbd_close = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_close);
+    if (get_instance == NULL || register_cb == NULL || enf_dbd_open == NULL) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, "dockpay: DockpayBillingEnforce needs mod_watchdog "
+                     "and mod_dbd");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    e = apr_pcalloc(pconf, sizeof(*e));
+    e->s = s;
+    e->c = c;
+    if ((rv = get_instance(&wd, "dockpay-billing", 0, 1, pconf)) != APR_SUCCESS
+        || (rv = register_cb(wd, ENFORCER_INTERVAL, e, enforcer_cb)) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, "dockpay: cannot register the billing enforcer "
+                     "(mod_watchdog instance dockpay-billing)");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    return OK;
+}
