@@ -555,8 +555,7 @@ static const command_rec dockpay_cmds[] = {
                   "seconds a GET /payments page is reused unless payments changed (default 1; 0: off)"),
     /* billing (branch billing) */
     AP_INIT_TAKE1("DockpayBillingEnforce", set_billing_enforce, NULL, RSRC_CONF,
-                  "what happens to a past_due customer's bound containers after the grace period: "
-                  "off (default), stop or pause"),
+                  "stop or pause a past_due customer's bound containers after the grace (default off)"),
     AP_INIT_TAKE1("DockpayBillingGrace", set_billing_grace, NULL, RSRC_CONF,
                   "seconds a past_due customer keeps its containers running (default 259200)"),
     { NULL }

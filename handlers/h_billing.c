@@ -286,9 +286,9 @@ static apr_status_t status_json(json_object **pout, dp_problem_t **pprob, dp_req
     dp_json_set_str(out, "customer_uid", cu);
     dp_json_set_str(out, "state", dp_billing_state_name(rec.state));
     json_object_object_add(out, "since", rec.since ? json_object_new_int64(rec.since) : NULL);
-    dp_json_set_str(out, "reason", rec.reason);
+    json_object_object_add(out, "reason", rec.reason ? json_object_new_string(rec.reason) : NULL);
     json_object_object_add(out, "grace_until", rec.grace_until ? json_object_new_int64(rec.grace_until) : NULL);
-    dp_json_set_str(out, "enforced", rec.enforced);
+    json_object_object_add(out, "enforced", rec.enforced ? json_object_new_string(rec.enforced) : NULL);
     dp_json_set_int(out, "version", rec.version);
     json_object_object_add(out, "billing_key", json_object_new_boolean(known));
     cs = json_object_new_array();
@@ -411,7 +411,16 @@ static apr_status_t binding_target(const char **pcu, const char **pid, dp_db_t *
         }
     }
     if ((rv = dp_owner_container(pid, NULL, pprob, q, id)) != APR_SUCCESS) {
-        return rv;
+        dp_billing_binding_t *b = NULL;
+        /* releasing the binding of a container that is gone: by its full id, the binder's key
+         * (or admin) only */
+        if (need_key || !*pprob || (*pprob)->status != 404
+            || dp_billing_binding_get(&b, NULL, *pdb, "container", id) != APR_SUCCESS || b == NULL
+            || !(is_admin(q) || (b->key_name && !strcmp(b->key_name, q->key->name)))) {
+            return rv;
+        }
+        *pprob = NULL;
+        *pid = b->object;
     }
     q->target = apr_pstrcat(q->pool, *pcu, "/", *pid, NULL);
     return APR_SUCCESS;
