@@ -40,6 +40,14 @@ apr_status_t dp_billing_bind_from_body(const char **pcustomer, dp_problem_t **pp
 
     *pcustomer = NULL;
     if (v == NULL) {
+        if (label) {   /* the label is the server's: a caller's own is dropped (like dockpay.key) */
+            raw = dp_json_get(req, "docker");
+            labels = raw && json_object_is_type(raw, json_type_object) ? dp_json_get(raw, "Labels")
+                                                                        : dp_json_get(req, "labels");
+            if (labels && json_object_is_type(labels, json_type_object)) {
+                json_object_object_del(labels, DP_BILLING_LABEL);
+            }
+        }
         return APR_SUCCESS;
     }
     if (!json_object_is_type(v, json_type_string)) {

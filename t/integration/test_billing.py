@@ -111,6 +111,10 @@ def test_failed_schedule_stops_bound_containers_after_grace_and_payment_restarts
         body = assert_problem(r, 409, "subscription_past_due")
         assert body["customer_uid"] == cu
     assert engine_state(stack, bound_name) == "exited"
+    # an admin key may
+    assert api.post(f"/containers/{bound_name}/start").status_code == 200
+    assert engine_state(stack, bound_name) == "running"
+    assert api.post(f"/containers/{bound_name}/stop", params={"t": "1"}).status_code == 200
     # the unbound one is the key's to stop and start as before
     assert api.post(f"/containers/{unbound_name}/stop", key=key).status_code == 200
     assert api.post(f"/containers/{unbound_name}/start", key=key).status_code == 200
@@ -271,6 +275,12 @@ def test_binding_scopes_and_owner_rules(api, stack, made):
     raw_id = r.json()["id"]
     assert stack.docker("inspect", "-f", '{{index .Config.Labels "dockpay.customer"}}', raw_name).strip() == cu
     assert stack.sql("SELECT customer_uid FROM billing_bindings WHERE object = %s", raw_id) == [(cu,)]
+
+    # without customer_uid, a caller's own dockpay.customer label is dropped (the server's label)
+    fake_name = uniq()
+    create(api, made, key=key, name=fake_name, labels={"dockpay.customer": cu, "team": "a"})
+    labels = stack.docker("inspect", "-f", "{{json .Config.Labels}}", fake_name)
+    assert '"team":"a"' in labels and "dockpay.customer" not in labels
 
     # PUT/DELETE on an existing container: the key's own only, a live customer, both scopes
     mine = create(api, made, key=key)["id"]
