@@ -29,6 +29,7 @@
 #include "dp_store_pay.h"
 #include "h_areas.h"
 #include "h_watch.h"
+#include "h_billing.h"
 #include "h_idem.h"   /* idem */
 #include "dp_outbox.h"
 
@@ -155,6 +156,7 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, s
     add_handlers(pconf, dp_audit_handlers);   /* idem */
     add_handlers(pconf, dp_event_handlers);   /* outbox */
     add_handlers(pconf, dp_reconcile_handlers);   /* reconcile */
+    add_handlers(pconf, dp_billing_handlers);   /* billing */
     if (routes_without_handler(s) > 0) {
         return HTTP_INTERNAL_SERVER_ERROR;   /* a build error: the route table and handlers differ */
     }
@@ -190,6 +192,9 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, s
             return HTTP_INTERNAL_SERVER_ERROR;
         }
         if (dp_events_post_config(sv, c, proc, pconf) != OK) {   /* outbox */
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+        if (dp_billing_post_config(sv, c, pconf) != OK) {   /* billing */
             return HTTP_INTERNAL_SERVER_ERROR;
         }
     }

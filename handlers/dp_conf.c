@@ -12,6 +12,7 @@
 #include "dp_glue.h"
 #include "dp_conf.h"
 #include "dp_outbox.h"
+#include "dp_billing.h"
 #include "dp_dk_policy.h"
 
 extern module AP_MODULE_DECLARE_DATA dockpay_module;
@@ -478,6 +479,31 @@ static const char *parse_backoff(dp_conf_t *c, apr_pool_t *p, const dp_conf_row_
     return NULL;
 }
 
+/* ---- billing-aware containers ---- */
+
+/* DockpayBillingEnforce off|stop|pause. */
+static const char *parse_billing_enforce(dp_conf_t *c, apr_pool_t *p, const dp_conf_row_t *row,
+                                         const char *v, const char *a2)
+{
+    int *field = FIELD(c, row, int);
+
+    (void)p;
+    (void)a2;
+    if (!strcasecmp(v, "off")) {
+        *field = DP_BILLING_ENFORCE_OFF;
+    }
+    else if (!strcasecmp(v, "stop")) {
+        *field = DP_BILLING_ENFORCE_STOP;
+    }
+    else if (!strcasecmp(v, "pause")) {
+        *field = DP_BILLING_ENFORCE_PAUSE;
+    }
+    else {
+        return "DockpayBillingEnforce must be off, stop or pause";
+    }
+    return NULL;
+}
+
 const dp_conf_row_t dp_conf_rows[] = {
 #define DP_CONF(name, field, type, parser, dflt, min, max, ctx, help, doc) \
     { #name, offsetof(dp_conf_t, field), DP_CONF_T_##type, parser, dflt, min, max },
@@ -520,6 +546,7 @@ static const char *cmd_flag(cmd_parms *cmd, void *dc, int on)
 #define DP_CONF_CMD_FLAG(n, r, x, h)  AP_INIT_FLAG(n, cmd_flag, r, x, h)
 #define DP_CONF_CMD_INT(n, r, x, h)   AP_INIT_TAKE1(n, cmd_take1, r, x, h)
 #define DP_CONF_CMD_SECS(n, r, x, h)  AP_INIT_TAKE1(n, cmd_take1, r, x, h)
+#define DP_CONF_CMD_ENUM(n, r, x, h)  AP_INIT_TAKE1(n, cmd_take1, r, x, h)
 #define DP_CONF_CMD_SIZE(n, r, x, h)  AP_INIT_TAKE1(n, cmd_take1, r, x, h)
 #define DP_CONF_CMD_STR(n, r, x, h)   AP_INIT_TAKE1(n, cmd_take1, r, x, h)
 #define DP_CONF_CMD_PATH(n, r, x, h)  AP_INIT_TAKE1(n, cmd_take1, r, x, h)
@@ -540,6 +567,7 @@ const command_rec dp_conf_cmds[] = {
 #define DP_CONF_UNSET_FLAG(f)  (f) = DP_UNSET
 #define DP_CONF_UNSET_INT(f)   (f) = DP_UNSET
 #define DP_CONF_UNSET_SECS(f)  (f) = DP_UNSET
+#define DP_CONF_UNSET_ENUM(f)  (f) = DP_UNSET
 #define DP_CONF_UNSET_SIZE(f)  (f) = DP_UNSET
 #define DP_CONF_UNSET_STR(f)   (f) = NULL
 #define DP_CONF_UNSET_PATH(f)  (f) = NULL
@@ -550,6 +578,7 @@ const command_rec dp_conf_cmds[] = {
 #define DP_CONF_ISSET_FLAG(f)  ((f) != DP_UNSET)
 #define DP_CONF_ISSET_INT(f)   ((f) != DP_UNSET)
 #define DP_CONF_ISSET_SECS(f)  ((f) != DP_UNSET)
+#define DP_CONF_ISSET_ENUM(f)  ((f) != DP_UNSET)
 #define DP_CONF_ISSET_SIZE(f)  ((f) != DP_UNSET)
 #define DP_CONF_ISSET_STR(f)   ((f) != NULL)
 #define DP_CONF_ISSET_PATH(f)  ((f) != NULL)

@@ -19,6 +19,7 @@ typedef struct dp_conf_limit_t {
 #define DP_CONF_CTYPE_FLAG  int
 #define DP_CONF_CTYPE_INT   int
 #define DP_CONF_CTYPE_SECS  int
+#define DP_CONF_CTYPE_ENUM  int
 #define DP_CONF_CTYPE_SIZE  apr_off_t
 #define DP_CONF_CTYPE_STR   const char *
 #define DP_CONF_CTYPE_PATH  const char *
@@ -54,7 +55,7 @@ typedef struct dp_conf_row_t {
     apr_int64_t min, max;           /* INT and SIZE */
 } dp_conf_row_t;
 
-enum { DP_CONF_T_FLAG, DP_CONF_T_INT, DP_CONF_T_SECS, DP_CONF_T_SIZE, DP_CONF_T_STR, DP_CONF_T_PATH, DP_CONF_T_LIST,
+enum { DP_CONF_T_FLAG, DP_CONF_T_INT, DP_CONF_T_SECS, DP_CONF_T_ENUM, DP_CONF_T_SIZE, DP_CONF_T_STR, DP_CONF_T_PATH, DP_CONF_T_LIST,
        DP_CONF_T_BITS, DP_CONF_T_LIMIT, DP_CONF_T_QUOTA };
 
 /* The rows, in table order, ending with a NULL name. */

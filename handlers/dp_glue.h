@@ -78,6 +78,7 @@ extern const dp_handler_entry_t dp_subscription_handlers[];/* subscriptions (h_s
 extern const dp_handler_entry_t dp_audit_handlers[];       /* idem: GET /audit (h_audit.c) */
 extern const dp_handler_entry_t dp_event_handlers[];       /* outbox events (h_events.c) */
 extern const dp_handler_entry_t dp_reconcile_handlers[];   /* reconcile: webhook events (h_reconcile.c) */
+extern const dp_handler_entry_t dp_billing_handlers[];     /* billing (h_billing.c, branch billing) */
 
 /* Returns the process state of server s (made in post_config), or NULL before it exists.
  * The lookup is read-only once the server runs (safe from any thread). */

@@ -12,6 +12,7 @@
 #include "dp_dk_logs.h"
 #include "h_watch.h"
 #include "h_owner.h"
+#include "h_billing.h"
 #include "h_engine.h"
 
 /* ------------------------------------------------------------------------------------------ */
@@ -65,6 +66,14 @@ static int containers_action(dp_req_t *q)
     apr_status_t rv;
 
     dp_engine_ctx(&c, q);
+    if (action && (!strcmp(action, ".start") || !strcmp(action, ".restart") || !strcmp(action, ".unpause"))
+        && c.owner != NULL) {   /* billing (issue 15): a past_due customer's containers stay down */
+        const char *fid = NULL;
+        if (dp_dk_container_find(&fid, NULL, &prob, &c, apr_table_get(q->params, "id"), 0) != APR_SUCCESS
+            || dp_billing_check_start(&prob, q, "container", fid) != APR_SUCCESS) {
+            return dp_send_problem(q, prob);
+        }
+    }
     rv = dp_dk_container_action(&changed, &prob, &c, apr_table_get(q->params, "id"), action ? action + 1 : "",
                                 q->query);
     if (rv == APR_SUCCESS) {
@@ -83,6 +92,7 @@ static int containers_create(dp_req_t *q)
 {
     json_object *req, *out = NULL;
     dp_problem_t *prob = NULL;
+    const char *customer = NULL, *id;
     dp_dk_ctx_t c;
     apr_status_t rv;
     int pull, start;
@@ -90,8 +100,17 @@ static int containers_create(dp_req_t *q)
     dp_engine_ctx(&c, q);
     if ((rv = dp_query_bool(&pull, &prob, q, "pull", 0)) == APR_SUCCESS
         && (rv = dp_query_bool(&start, &prob, q, "start", 0)) == APR_SUCCESS
-        && (rv = dp_read_json(&req, &prob, q, 0)) == APR_SUCCESS) {
+        && (rv = dp_read_json(&req, &prob, q, 0)) == APR_SUCCESS
+        && (rv = dp_billing_bind_from_body(&customer, &prob, q, req, 1)) == APR_SUCCESS) {   /* billing */
         rv = dp_dk_container_create(&out, &prob, &c, req, pull, start);
+        if (customer && (id = dp_json_get_str(out, "id")) != NULL) {   /* created: bound to customer */
+            dp_problem_t *bprob = NULL;
+            if (dp_billing_bind_created(&bprob, q, customer, "container", id) != APR_SUCCESS
+                && rv == APR_SUCCESS) {
+                rv = DP_EPROBLEM;
+                prob = bprob;
+            }
+        }
     }
     return dp_engine_reply(q, &c, rv, prob, 201, out);
 }

@@ -7,6 +7,7 @@
 #include "dp_glue.h"
 #include "h_engine.h"
 #include "h_owner.h"
+#include "h_billing.h"
 
 /* GET /compose: the projects found from container labels; a non-admin key sees only the
  * projects whose every container carries its key. */
@@ -38,6 +39,14 @@ static int compose_action(dp_req_t *q, const char *action)
     apr_status_t rv;
 
     dp_engine_ctx(&c, q);
+    if (strcmp(action, "stop") != 0 && c.owner != NULL) {   /* billing (issue 15): past_due customers */
+        const char *name = apr_table_get(q->params, "project");
+        json_object *seen = NULL;
+        if (dp_dk_project_inspect(&seen, &prob, &c, name) != APR_SUCCESS   /* its own, or 404 */
+            || dp_billing_check_start(&prob, q, "project", name) != APR_SUCCESS) {
+            return dp_send_problem(q, prob);
+        }
+    }
     rv = dp_dk_project_action(&out, &prob, &c, apr_table_get(q->params, "project"), action, q->query);
     return dp_engine_reply(q, &c, rv, prob, 200, out);
 }
@@ -77,6 +86,7 @@ int dp_compose_up(dp_req_t *q)
     dp_dk_compose_conf_t conf;
     json_object *body, *out = NULL;
     dp_problem_t *prob = NULL;
+    const char *customer = NULL, *name;
     dp_dk_ctx_t c;
     apr_status_t rv;
 
@@ -84,8 +94,14 @@ int dp_compose_up(dp_req_t *q)
     conf.command = q->conf->compose_command;
     conf.timeout = q->conf->compose_timeout;
     dp_engine_ctx(&c, q);
-    if ((rv = dp_read_json(&body, &prob, q, 0)) == APR_SUCCESS) {
+    if ((rv = dp_read_json(&body, &prob, q, 0)) == APR_SUCCESS
+        && (rv = dp_billing_bind_from_body(&customer, &prob, q, body, 0)) == APR_SUCCESS) {   /* billing */
         rv = dp_dk_project_up(&out, &prob, &c, body, &conf);
+        name = dp_json_get_str(body, "project");
+        if (rv == APR_SUCCESS && customer && name
+            && (rv = dp_billing_bind_created(&prob, q, customer, "project", name)) != APR_SUCCESS) {
+            out = NULL;
+        }
     }
     return dp_engine_reply(q, &c, rv, prob, 200, out);
 }

@@ -4,6 +4,7 @@
 
 #include "dp_glue.h"
 #include "dp_sub.h"
+#include "dp_billing.h"
 
 /* Fills env for request q (no database yet). */
 static void env_init(dp_sub_env_t *env, dp_req_t *q)
@@ -30,11 +31,17 @@ static int sub_list(dp_req_t *q)
     apr_int64_t page, limit;
     json_object *out;
 
+    const char *state = dp_query(q, "state");
+    dp_billing_state_t st;
+
     env_init(&env, q);
+    if (state && !dp_billing_state_parse(&st, state)) {   /* billing filter (issue 15) */
+        return dp_fail(q, 400, "bad_query", "the query parameter 'state' must be active, past_due or suspended");
+    }
     if (dp_query_int(&page, &prob, q, "page", 1, 1, 1000000) != APR_SUCCESS
         || dp_query_int(&limit, &prob, q, "limit", 20, 1, 100) != APR_SUCCESS
         || env_db(&env, &prob, q) != APR_SUCCESS
-        || dp_sub_list(&out, &prob, &env, (int)page, (int)limit) != APR_SUCCESS) {
+        || dp_sub_list(&out, &prob, &env, (int)page, (int)limit, state) != APR_SUCCESS) {
         return dp_send_problem(q, prob);
     }
     return dp_send_json(q, 200, out);

@@ -512,7 +512,9 @@ class Stack:
                                       ("docker_quota", "docker:read,docker:write",
                                        "containers=2", "memory=96m", "volumes=1"),
                                       ("payments_read", "payments:read"),
-                                      ("payments_write", "payments:read,payments:write")]:
+                                      ("payments_write", "payments:read,payments:write"),
+                                      # billing (branch billing): binds containers to customers
+                                      ("billing", "docker:read,docker:write,payments:read,payments:write")]:
             out = subprocess.run([keygen, "-q", name, scopes, *quotas], check=True, capture_output=True,
                                  text=True).stdout.split("\n")
             self.keys[name] = out[0]
@@ -925,6 +927,21 @@ def notify_from_env(env):
         raise DevError("DOCKPAY_NOTIFY_SECRET in .env must be whsec_ followed by the base64 of a 16..64 byte key "
                        "(e.g. whsec_$(openssl rand -base64 32)); the value is not shown")
     return {"url": url, "secret": secret}
+def billing_from_env(env):
+    """Server directives for billing-aware containers from .env (branch billing):
+    DOCKPAY_BILLING_ENFORCE (off|stop|pause) and DOCKPAY_BILLING_GRACE (seconds); "" when unset."""
+    conf = ""
+    enforce = env.get("DOCKPAY_BILLING_ENFORCE", "").strip().lower()
+    grace = env.get("DOCKPAY_BILLING_GRACE", "").strip()
+    if enforce:
+        if enforce not in ("off", "stop", "pause"):
+            raise DevError(f"DOCKPAY_BILLING_ENFORCE in .env must be off, stop or pause, not {enforce!r}")
+        conf += f"DockpayBillingEnforce {enforce}\n"
+    if grace:
+        if not grace.isdigit() or int(grace) > 366 * 86400:
+            raise DevError(f"DOCKPAY_BILLING_GRACE in .env must be a number of seconds (0-31622400), not {grace!r}")
+        conf += f"DockpayBillingGrace {int(grace)}\n"
+    return conf
 
 
 def port_in_use(port):
@@ -967,6 +984,7 @@ def cmd_run(args):
     except ValueError:
         raise DevError("DOCKPAY_RECONCILE_INTERVAL in .env must be a number of seconds from 1 to 86400, "
                        f"not {env.get('DOCKPAY_RECONCILE_INTERVAL')!r}")
+    st.extra_conf = billing_from_env(env)   # billing (branch billing)
     if os.path.exists(os.path.join(root, "state.json")):
         old = Stack.attach(root)  # keep the database password and keys of the first run
         st.db_password, st.ns, st.keys = old.db_password, old.ns, old.keys

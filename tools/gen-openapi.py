@@ -299,6 +299,9 @@ SCHEMAS = {
         "workdir": s_str("Working directory (absolute path).", pattern="^/"),
         "user": s_str("User (`name`, `uid` or `uid:gid`).", maxLength=256),
         "hostname": s_str("Host name.", maxLength=253),
+        "customer_uid": s_str("Binds the new object to this subscription customer (billing-aware containers: "
+                              "needs docker:write and payments:write; the customer must have a live billing "
+                              "key, else 422 `customer_not_found`).", pattern=r"^[A-Za-z0-9_.:-]+$", maxLength=80),
     }, ["image"], "The simple create body; translated to Docker's create body by the server."),
     "ContainerCreateRaw": s_obj({
         "docker": {"type": "object", "additionalProperties": True,
@@ -308,6 +311,9 @@ SCHEMAS = {
                                   "`DockpayBindAllow`, `SecurityOpt` and `Sysctls` are 403 `policy_denied` "
                                   "unless relaxed by `DockpayPolicyAllow`/`DockpayCapAllow`."},
         "name": s_str("Container name.", pattern=r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$", maxLength=128),
+        "customer_uid": s_str("Binds the new object to this subscription customer (billing-aware containers: "
+                              "needs docker:write and payments:write; the customer must have a live billing "
+                              "key, else 422 `customer_not_found`).", pattern=r"^[A-Za-z0-9_.:-]+$", maxLength=80),
     }, ["docker"], "The raw alternative: Docker's create body under `docker`."),
     "LogLine": s_obj({
         "stream": s_str("Which stream the line came from.", enum=["stdout", "stderr"]),
@@ -431,6 +437,9 @@ SCHEMAS = {
     "ComposeUpRequest": s_obj({
         "project": s_str("Project name.", pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$"),
         "compose": s_str("The compose file (YAML text)."),
+        "customer_uid": s_str("Binds the new object to this subscription customer (billing-aware containers: "
+                              "needs docker:write and payments:write; the customer must have a live billing "
+                              "key, else 422 `customer_not_found`).", pattern=r"^[A-Za-z0-9_.:-]+$", maxLength=80),
     }, ["project", "compose"]),
     "ComposeUpResult": {
         "type": "object",
@@ -558,6 +567,24 @@ SCHEMAS = {
     }, ["items", "limit", "next_cursor"]),
     "PaymentPage": {"allOf": [ref("Page"), {"type": "object",
                                            "properties": {"items": s_arr(ref("PaymentRecord"))}}]},
+    "BillingStatus": s_obj({
+        "customer_uid": s_str(),
+        "state": s_str("active, past_due or suspended.", enum=["active", "past_due", "suspended"]),
+        "since": {"type": ["integer", "null"], "description": "Unix seconds the customer entered the state."},
+        "reason": {"type": ["string", "null"], "description": "Why (the event that moved it)."},
+        "grace_until": {"type": ["integer", "null"], "description": "past_due: when enforcement acts."},
+        "enforced": {"type": ["string", "null"], "description": "stop or pause: what enforcement did and "
+                                                                "has not undone yet."},
+        "version": s_int("Counts the record's changes."),
+        "billing_key": s_bool("The customer has a live billing key issued through this server."),
+        "containers": s_arr(s_obj({"id": s_str(), "name": s_str(), "kind": s_str("container or project."),
+                                   "project": s_str(), "state": s_str("The engine's state, or `missing`.")},
+                                  extra=True), "The bound containers with their engine state."),
+        "changed": s_bool("resume: whether the state changed."),
+    }, ["customer_uid", "state", "containers"], extra=True),
+    "BillingBinding": s_obj({"customer_uid": s_str(), "id": s_str("The container's full id."),
+                             "kind": s_str()}, ["customer_uid", "id", "kind"]),
+    "ResumeRequest": s_obj({"reason": s_str("Why (audited).", maxLength=200)}, ["reason"]),
     "SubscriptionPage": {"allOf": [ref("Page"), {"type": "object",
                                                 "properties": {"items": s_arr(ref("BillingKeyRecord"))}}]},
     "Prepared": s_obj({"merchant_uid": s_str(), "amount": s_int(), "currency": s_str()},
@@ -1340,8 +1367,9 @@ OPS.update({
     "subscriptions.list": dict(
         tag="subscriptions", summary="List recorded billing keys",
         description="Billing keys from the local database (customer_uid, card name, masked number, "
-                    "created/deleted) with their schedules.",
-        params=list(PAGE_PARAMS),
+                    "created/deleted) with their schedules; `state` keeps the customers in that billing state.",
+        params=list(PAGE_PARAMS) + [q("state", {"type": "string", "enum": ["active", "past_due", "suspended"]},
+                                      "Only customers in this billing state (no billing event yet: active).")],
         responses={200: ok("A page of billing keys.", ref("SubscriptionPage"))},
         errors=errs((400, E400_Q), (403, e403("payments:read")), (503, DB503))),
     "subscriptions.key_create": dict(
@@ -1427,6 +1455,50 @@ OPS.update({
                     (409, err(409, "Nothing left to revoke (`portone_conflict`).")),
                     (413, E413), (415, E415),
                     (422, err(422, "A merchant_uid is invalid or repeated (`invalid_value`).")), portone=True)),
+
+    # billing-aware containers (issue 15) -------------------------------------------------------
+    "subscriptions.status": dict(
+        tag="subscriptions", summary="A customer's billing state",
+        description="The customer's billing state (`active`, `past_due`, `suspended`), since when and why, "
+                    "and the containers bound to it with their engine state.",
+        params=[p("customer_uid", "Billing key id.", pattern=UID_PATTERN, max_len=80)],
+        responses={200: ok("The customer's billing status.", ref("BillingStatus"))},
+        errors=errs((403, e403("payments:read")),
+                    (404, err(404, "The server knows no billing key, state or binding of the customer "
+                                   "(`customer_not_found`).")),
+                    (422, err(422, "The customer_uid is invalid (`invalid_value`).")), (503, DB503),
+                    docker=True)),
+    "subscriptions.resume": dict(
+        tag="subscriptions", summary="Resume a customer (admin)",
+        description="Admin override: the customer becomes `active` (enforcement restarts what it stopped). "
+                    "The reason is required and audited.",
+        params=[p("customer_uid", "Billing key id.", pattern=UID_PATTERN, max_len=80)],
+        body=body_json(ref("ResumeRequest"), examples={"r": {"value": {"reason": "paid by bank transfer"}}}),
+        responses={200: ok("The customer's billing status, with `changed`.", ref("BillingStatus"))},
+        errors=errs((400, E400_B), (403, e403("payments:write", ", or it is not an admin key")),
+                    (404, err(404, "Unknown customer (`customer_not_found`).")), (413, E413), (415, E415),
+                    (422, err(422, "The customer_uid or reason is invalid (`invalid_value`).")), (503, DB503),
+                    docker=True)),
+    "subscriptions.bind": dict(
+        tag="subscriptions", summary="Bind a container to a customer",
+        description="Binds the key's own container to the customer (needs docker:write as well). The binding "
+                    "is a database row: an existing container's labels cannot be changed at the engine.",
+        params=[p("customer_uid", "Billing key id.", pattern=UID_PATTERN, max_len=80), container_id()],
+        responses={200: ok("The binding.", ref("BillingBinding"))},
+        errors=errs((403, e403("payments:write", " and docker:write")),
+                    (404, err(404, "No live billing key of the customer (`customer_not_found`), or no such "
+                                   "container of the key (`container_not_found`).")),
+                    (422, err(422, "The customer_uid is invalid (`invalid_value`).")), (503, DB503),
+                    docker=True)),
+    "subscriptions.unbind": dict(
+        tag="subscriptions", summary="Release a container's binding",
+        params=[p("customer_uid", "Billing key id.", pattern=UID_PATTERN, max_len=80), container_id()],
+        responses={204: no_content("Released.")},
+        errors=errs((403, e403("payments:write", " and docker:write")),
+                    (404, err(404, "No such container of the key (`container_not_found`) or it is not bound "
+                                   "to the customer (`binding_not_found`).")),
+                    (422, err(422, "The customer_uid is invalid (`invalid_value`).")), (503, DB503),
+                    docker=True)),
 
     # webhooks ---------------------------------------------------------------------------------
     "webhooks.events": dict(

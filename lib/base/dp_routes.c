@@ -83,6 +83,11 @@ const dp_route_t dp_routes[] = {
     { "POST",   "/subscriptions/schedule",              PW, "subscriptions.schedule" },
     { "GET",    "/subscriptions/schedule/{customer_uid}", PR, "subscriptions.schedule_list" },
     { "DELETE", "/subscriptions/schedule/{customer_uid}", PW, "subscriptions.unschedule" },
+    /* billing-aware containers (issue 15); PUT/DELETE also need docker:write (the handler checks) */
+    { "GET",    "/subscriptions/{customer_uid}/status", PR, "subscriptions.status" },
+    { "POST",   "/subscriptions/{customer_uid}/resume", PW, "subscriptions.resume" },
+    { "PUT",    "/subscriptions/{customer_uid}/containers/{id}", PW, "subscriptions.bind" },
+    { "DELETE", "/subscriptions/{customer_uid}/containers/{id}", PW, "subscriptions.unbind" },
 
     /* outbox: signed events for the merchant's application (admin) */
     { "GET",    "/events",                              AD, "events.list" },

@@ -8,6 +8,7 @@
 #include "dp_pay.h"
 #include "dp_store_sub.h"
 #include "dp_sub_result.h"
+#include "dp_billing.h"
 #include "dp_store_pay.h"
 #include "dp_outbox.h"
 #include "dp_store_rec.h"
@@ -1067,6 +1068,12 @@ apr_status_t dp_pay_apply(dp_pay_outcome_t *poutcome, const char **pdetail, dp_p
     if ((outcome == DP_OUTCOME_APPLIED || outcome == DP_OUTCOME_STALE)
         && (rv = dp_sub_result_on_payment(pprob, e->db, mu, dp_json_get_str(pay, "imp_uid"),
                                           dp_json_get_str(pay, "status"))) != APR_SUCCESS) {
+        outcome = DP_OUTCOME_PENDING;
+        goto leave;
+    }
+    /* billing-aware containers (issue 15): the customer's state follows the payment */
+    if ((outcome == DP_OUTCOME_APPLIED || outcome == DP_OUTCOME_STALE)
+        && (rv = dp_billing_on_payment_object(pprob, e->db, pay)) != APR_SUCCESS) {
         outcome = DP_OUTCOME_PENDING;
         goto leave;
     }

@@ -7,6 +7,7 @@
 #include <apr_time.h>
 
 #include "dp_sub.h"
+#include "dp_billing.h"
 #include "dp_json.h"
 #include "dp_util.h"
 #include "dp_store_sub.h"
@@ -728,7 +729,11 @@ apr_status_t dp_sub_delete_key(json_object **pcustomer, dp_problem_t **pprob,
         return rv;
     }
     mask_member(env->pool, *pcustomer);
-    return key_change(pprob, env, &k, 1);
+    if ((rv = key_change(pprob, env, &k, 1)) != APR_SUCCESS) {
+        return rv;
+    }
+    /* billing (issue 15): the customer loses its means of payment */
+    return dp_billing_on_key_deleted(pprob, env->db, customer_uid, env->now);
 }
 
 /* Charges a billing key now. */
@@ -745,7 +750,8 @@ apr_status_t dp_sub_pay(json_object **ppayment, dp_problem_t **pprob, const dp_s
         return rv;
     }
     mask_member(env->pool, pay);
-    if ((rv = dp_pay_record(NULL, pprob, env->db, pay, &amount, 1)) != APR_SUCCESS) {
+    if ((rv = dp_pay_record(NULL, pprob, env->db, pay, &amount, 1)) != APR_SUCCESS
+        || (rv = dp_billing_on_payment_object(pprob, env->db, pay)) != APR_SUCCESS) {   /* issue 15 */
         return rv;
     }
     *ppayment = pay;
@@ -852,7 +858,13 @@ apr_status_t dp_sub_schedule(json_object **pitems, dp_problem_t **pprob, const d
 apr_status_t dp_sub_unschedule(json_object **pitems, dp_problem_t **pprob, const dp_sub_env_t *env,
                                json_object *body)
 {
-    return schedule_call(pitems, pprob, env, body, "/subscribe/payments/unschedule", 0);
+    apr_status_t rv = schedule_call(pitems, pprob, env, body, "/subscribe/payments/unschedule", 0);
+
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    /* billing (issue 15): the last schedule revoked with nothing paid for the period */
+    return dp_billing_on_unschedule(pprob, env->db, dp_json_get_str(body, "customer_uid"), env->now);
 }
 
 /* Most pages of a schedule list fetched for one request. */
@@ -915,14 +927,14 @@ apr_status_t dp_sub_list_schedules(json_object **pitems, dp_problem_t **pprob,
 
 /* Lists the local billing keys with their schedules. */
 apr_status_t dp_sub_list(json_object **pout, dp_problem_t **pprob, const dp_sub_env_t *env,
-                         int page, int limit)
+                         int page, int limit, const char *state)
 {
     json_object *items = NULL, *out;
     apr_int64_t total = 0;
     apr_status_t rv;
 
     *pout = NULL;
-    if ((rv = dp_store_sub_list(&items, &total, pprob, env->db, page, limit)) != APR_SUCCESS) {
+    if ((rv = dp_store_sub_list(&items, &total, pprob, env->db, page, limit, state)) != APR_SUCCESS) {
         return rv;
     }
     out = dp_json_object(env->pool);

@@ -120,9 +120,10 @@ apr_status_t dp_sub_list_schedules(json_object **pitems, dp_problem_t **pprob,
                                    const dp_sub_env_t *env, const char *customer_uid,
                                    apr_int64_t from, apr_int64_t to);
 
-/* Reads page (from 1) of limit local billing keys with their schedules:
+/* Reads page (from 1) of limit local billing keys with their schedules, only those whose
+ * customer is in billing state state when it is not NULL (issue 15):
  * *pout = {"items","page","limit","total"}. */
 apr_status_t dp_sub_list(json_object **pout, dp_problem_t **pprob, const dp_sub_env_t *env,
-                         int page, int limit);
+                         int page, int limit, const char *state);
 
 #endif

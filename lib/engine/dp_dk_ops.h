@@ -337,4 +337,23 @@ dp_problem_t *dp_dk_events_error(apr_pool_t *p, json_tokener *tok, const char *l
 /* Prunes the kinds a POST /system/prune body asks for; *pout per-kind results and the total. */
 apr_status_t dp_dk_system_prune(json_object **pout, dp_problem_t **pprob, dp_dk_ctx_t *c, json_object *body);
 
+/* ------------------------------------------------------------------------------------------ */
+/* billing bindings (lib/dp_dk_bound.c): what the billing enforcer acts on */
+
+/* The containers binding (kind "container" or "project", object its full Id or project name)
+ * stands for, as engine objects in *plist (inspect objects or list entries; a container that is
+ * gone: an empty list). */
+apr_status_t dp_dk_bound_list(json_object **plist, dp_problem_t **pprob, dp_docker_t *docker, apr_pool_t *p,
+                              const char *kind, const char *object);
+
+/* The engine state of a container object ("running", "exited", "paused", ...; inspect or list
+ * entry), or NULL. */
+const char *dp_dk_container_state(json_object *c);
+
+/* Applies verb (stop, pause, start, unpause) to the containers of binding (kind, object); one
+ * already in that state is skipped, a gone one is fine; *pcount (not reset) counts the
+ * containers changed. Fails on an engine error (the rest waits for the next pass). */
+apr_status_t dp_dk_bound_act(int *pcount, dp_problem_t **pprob, dp_docker_t *docker, apr_pool_t *p,
+                             const char *kind, const char *object, const char *verb);
+
 #endif

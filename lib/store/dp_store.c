@@ -26,6 +26,7 @@ const dp_stmt_def_t *const dp_store_tables[] = {
     dp_store_audit_statements,  /* idem */
     dp_store_outbox_statements,   /* outbox */
     dp_store_rec_statements,   /* reconcile */
+    dp_store_billing_statements,   /* billing (issue 15) */
     NULL
 };
 

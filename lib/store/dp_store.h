@@ -35,6 +35,7 @@ extern const dp_stmt_def_t dp_store_idem_statements[];  /* idem: lib/dp_store_id
 extern const dp_stmt_def_t dp_store_audit_statements[]; /* idem: lib/dp_store_audit.c */
 extern const dp_stmt_def_t dp_store_outbox_statements[];   /* outbox (lib/dp_store_outbox.c) */
 extern const dp_stmt_def_t dp_store_rec_statements[];   /* reconcile: dp_store_rec.c */
+extern const dp_stmt_def_t dp_store_billing_statements[];   /* lib/dp_billing.c (issue 15) */
 /* All tables, NULL-terminated. */
 extern const dp_stmt_def_t *const dp_store_tables[];
 

@@ -31,6 +31,19 @@ const dp_stmt_def_t dp_store_sub_statements[] = {
       "FROM (SELECT * FROM billing_keys ORDER BY created_at DESC, customer_uid LIMIT %d OFFSET %d) k "
       "LEFT JOIN subscription_schedules s ON s.customer_uid = k.customer_uid "
       "ORDER BY k.created_at DESC, k.customer_uid, s.schedule_at, s.id" },
+    /* billing (issue 15): GET /subscriptions?state=: keys whose customer is in a billing state
+     * (no billing_customers row: active) */
+    { "sub_key_count_state",
+      "SELECT COUNT(*) FROM billing_keys k LEFT JOIN billing_customers b ON b.customer_uid = k.customer_uid "
+      "WHERE COALESCE(b.state, 'active') = %s" },
+    { "sub_key_page_state",
+      "SELECT k.customer_uid, k.pg_provider, k.pg_id, k.card_name, k.card_code, k.card_number, "
+      "k.created_at, k.updated_at, k.deleted_at, s.merchant_uid, s.schedule_at, s.amount, s.name, "
+      "s.status, s.imp_uid, s.created_at, s.executed_at, s.revoked_at "
+      "FROM (SELECT k0.* FROM billing_keys k0 LEFT JOIN billing_customers b ON b.customer_uid = k0.customer_uid "
+      "WHERE COALESCE(b.state, 'active') = %s ORDER BY k0.created_at DESC, k0.customer_uid LIMIT %d OFFSET %d) k "
+      "LEFT JOIN subscription_schedules s ON s.customer_uid = k.customer_uid "
+      "ORDER BY k.created_at DESC, k.customer_uid, s.schedule_at, s.id" },
     { "sub_schedule_save",
       "INSERT INTO subscription_schedules (customer_uid, merchant_uid, schedule_at, amount, name, "
       "status, imp_uid, executed_at, revoked_at, created_at) "
@@ -137,28 +150,36 @@ static json_object *schedule_json(dp_db_t *db, apr_dbd_row_t *row)
 
 /* Reads one page of billing keys with their schedules. */
 apr_status_t dp_store_sub_list(json_object **pitems, apr_int64_t *ptotal, dp_problem_t **pprob,
-                               dp_db_t *db, int page, int limit)
+                               dp_db_t *db, int page, int limit, const char *state)
 {
     apr_dbd_results_t *res = NULL;
     apr_dbd_row_t *row = NULL;
     json_object *items = dp_json_array(db->pool), *key = NULL;
     const char *last_uid = NULL;
-    const void *args[2];
+    const void *args[3];
     int offset = (page - 1) * limit;
     apr_status_t rv;
 
     *pitems = NULL;
     *ptotal = 0;
-    if ((rv = dp_store_select(&res, pprob, db, "sub_key_count", NULL)) != APR_SUCCESS) {
+    args[0] = state;
+    if ((rv = dp_store_select(&res, pprob, db, state ? "sub_key_count_state" : "sub_key_count",
+                              state ? args : NULL)) != APR_SUCCESS) {
         return rv;
     }
     while (apr_dbd_get_row(db->driver, db->pool, res, &row, -1) == 0) {
         const char *v = apr_dbd_get_entry(db->driver, row, 0);
         *ptotal = v ? apr_atoi64(v) : 0;
     }
-    args[0] = &limit;
-    args[1] = &offset;
-    if ((rv = dp_store_select(&res, pprob, db, "sub_key_page", args)) != APR_SUCCESS) {
+    if (state) {
+        args[1] = &limit;
+        args[2] = &offset;
+    }
+    else {
+        args[0] = &limit;
+        args[1] = &offset;
+    }
+    if ((rv = dp_store_select(&res, pprob, db, state ? "sub_key_page_state" : "sub_key_page", args)) != APR_SUCCESS) {
         return rv;
     }
     while (apr_dbd_get_row(db->driver, db->pool, res, &row, -1) == 0) {

@@ -41,9 +41,10 @@ apr_status_t dp_store_sub_key_deleted(int *pchanged, dp_problem_t **pprob, dp_db
                                       const char *customer_uid, apr_int64_t now);
 
 /* Reads page (from 1) of limit billing keys, newest first, each with its "schedules" array,
- * into *pitems (an array owned by db->pool), and the number of keys into *ptotal. */
+ * into *pitems (an array owned by db->pool), and the number of keys into *ptotal; state (NULL:
+ * all) keeps the keys whose customer is in that billing state (issue 15). */
 apr_status_t dp_store_sub_list(json_object **pitems, apr_int64_t *ptotal, dp_problem_t **pprob,
-                               dp_db_t *db, int page, int limit);
+                               dp_db_t *db, int page, int limit, const char *state);
 
 /* Records a schedule as PortOne reported it (insert, or overwrite the row of its merchant_uid;
  * created_at is set to now for a new row only). */

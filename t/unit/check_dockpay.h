@@ -32,5 +32,6 @@ TCase *tc_docker_watch(void);
 TCase *tc_docker_compose(void);
 TCase *tc_docker_build(void);
 TCase *tc_outbox(void);   /* outbox */
+TCase *tc_billing(void);             /* billing (branch billing) */
 
 #endif

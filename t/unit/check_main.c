@@ -32,6 +32,7 @@ int main(int argc, const char *const *argv)
         tc_docker_compose,
         tc_docker_build,
         tc_outbox,   /* outbox */
+        tc_billing,   /* billing (branch billing) */
     };
     size_t i;
 
