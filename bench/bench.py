@@ -396,6 +396,11 @@ def write_report(path, res):
       f"before `{r['before_kib']}`, after `{r['after_kib']}`; the sum after each {5} s chunk: "
       f"{', '.join(fmt(x) for x in r['trend_kib'])} KiB.")
     w("")
+    w("## Webhook intake")
+    w("")
+    w("Distinct webhook events (each one a new row) are measured apart, against the trivial handler in "
+      "the same run: [benchmarks-webhook.md](benchmarks-webhook.md) (`./dev bench --only-webhook`).")
+    w("")
     w("## Notes")
     w("")
     for n in res["notes"]:
