@@ -8,6 +8,7 @@
 #include "h_engine.h"
 #include "h_owner.h"
 #include "h_billing.h"
+#include "dp_billing.h"
 
 /* GET /compose: the projects found from container labels; a non-admin key sees only the
  * projects whose every container carries its key. */
@@ -96,6 +97,10 @@ int dp_compose_up(dp_req_t *q)
     dp_engine_ctx(&c, q);
     if ((rv = dp_read_json(&body, &prob, q, 0)) == APR_SUCCESS
         && (rv = dp_billing_bind_from_body(&customer, &prob, q, body, 0)) == APR_SUCCESS) {   /* billing */
+        if (customer) {   /* the binding's label on every service, as on a bound container */
+            c.labels = dp_json_object(q->pool);
+            dp_json_set_str(c.labels, DP_BILLING_LABEL, customer);
+        }
         rv = dp_dk_project_up(&out, &prob, &c, body, &conf);
         name = dp_json_get_str(body, "project");
         if (rv == APR_SUCCESS && customer && name

@@ -32,6 +32,8 @@ typedef struct dp_dk_ctx_t {
     dp_dk_quota_t limits;             /* the key's quota limits */
     const apr_array_header_t *registry_allow; /* DockpayRegistryAllow (const char*) */
     long docker_timeout_ms;           /* DockpayDockerTimeout in ms */
+    json_object *labels;              /* labels the server adds to the services an "up" creates
+                                       * (a billing binding's dockpay.customer), or NULL */
     /* a database handle on demand (image owners); NULL with a 503 problem when down */
     dp_db_t *(*db)(void *baton, dp_problem_t **pprob);
     void *db_baton;

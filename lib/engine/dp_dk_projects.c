@@ -512,6 +512,19 @@ apr_status_t dp_dk_project_up(json_object **pout, dp_problem_t **pprob, dp_dk_ct
         || (rv = up_refs_check(pprob, q, &plan, q->policy)) != APR_SUCCESS) {
         return rv;
     }
+    if (q->labels && dp_json_get(plan.doc, "services") != NULL) {   /* the server's own labels */
+        json_object_object_foreach(dp_json_get(plan.doc, "services"), svc, def) {
+            json_object *labels = dp_json_get(def, "labels");
+            (void)svc;
+            if (labels == NULL || !json_object_is_type(labels, json_type_object)) {
+                labels = json_object_new_object();
+                json_object_object_add(def, "labels", labels);
+            }
+            json_object_object_foreach(q->labels, lk, lv) {
+                json_object_object_add(labels, lk, json_object_get(lv));
+            }
+        }
+    }
     if (dp_json_get(plan.doc, "services") != NULL) {   /* every service's image: one the key may use */
         json_object_object_foreach(dp_json_get(plan.doc, "services"), svc, def) {
             (void)svc;

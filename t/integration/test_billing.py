@@ -4,7 +4,9 @@ on (DockpayBillingEnforce stop) and a grace period of a few seconds.
 
 The case "webhook dropped: the reconciler brings the same outcome" needs the reconcile branch:
 its test waits in t/integration/pending_billing_reconcile.py (not collected)."""
+import json
 import time
+import urllib.parse
 import uuid
 
 import pytest
@@ -337,6 +339,10 @@ def test_pause_mode_pauses_bound_container_and_compose_project(api, stack, made)
         assert r.status_code == 200, r.text
         assert stack.sql("SELECT kind, customer_uid, key_name FROM billing_bindings WHERE object = %s",
                          project) == [("project", cu, "billing")]
+        # every service of the bound project carries the binding's label at the engine
+        st_code, svc = stack.docker_api("GET", "/containers/json?all=1&filters=" + urllib.parse.quote(json.dumps(
+            {"label": [f"com.docker.compose.project={project}"]})))
+        assert st_code == 200 and svc and all(c["Labels"].get("dockpay.customer") == cu for c in svc), svc
         kinds = sorted(c["kind"] for c in status(api, cu)["containers"])
         assert kinds == ["container", "project"]
         run_schedule(stack, schedule(api, cu, 3600)[0], fail=True)

@@ -465,3 +465,23 @@ def test_notify_url_without_secret_refuses_to_start(stack):
                             "DockpayNotifySecret ${DP_SURELY_UNDEFINED_NOTIFY_SECRET}\n")
     assert "DockpayNotifySecret is not" in stack.error_log()
     stack.restart_httpd()
+
+
+def test_dropped_webhook_reconciled_sends_exactly_one_signed_event(api, stack, receiver):
+    """Issue 14: PortOne approves a payment and sends no webhook; the reconciler marks the order
+    paid, and the merchant's receiver gets exactly one signed payment.paid event for it."""
+    stack.restart_httpd(NOTIFY_CONF.format(port=receiver.port, secret=SECRET,
+                                           extra="DockpayReconcileInterval 1\n"))
+    try:
+        mu, imp = prepared_and_paid(api, stack, 3100)      # approved at the fake, no webhook sent
+        assert stack.sql("SELECT COUNT(*) FROM webhook_events WHERE merchant_uid = %s", mu) == [("0",)]
+        wait_for(lambda: stack.sql("SELECT status FROM payments WHERE merchant_uid = %s", mu) == [("paid",)],
+                 timeout=20, what="the reconciler to mark the order paid")
+        got = wait_for(lambda: receiver.for_order(mu), what="the event at the receiver")
+        time.sleep(3)   # more passes of the reconciler and the outbox: nothing more is sent
+        got = receiver.for_order(mu)
+        assert [g["event"]["type"] for g in got] == ["payment.paid"], [g["event"] for g in got]
+        body = verify(SECRET, got[0]["headers"], got[0]["body"])
+        assert body["data"]["imp_uid"] == imp and body["data"]["amount"] == 3100
+    finally:
+        stack.restart_httpd(NOTIFY_CONF.format(port=receiver.port, secret=SECRET, extra=""))
