@@ -300,3 +300,18 @@ apr_status_t dp_parse_size(apr_int64_t *pbytes, const char *s)
     *pbytes = (apr_int64_t)v;
     return APR_SUCCESS;
 }
+
+/* The ISO 8601 UTC form of a DATETIME string (see dp_util.h). */
+const char *dp_iso_datetime(apr_pool_t *p, const char *dt)
+{
+    char *s;
+
+    if (dt == NULL) {
+        return NULL;
+    }
+    s = apr_pstrcat(p, dt, "Z", NULL);
+    if (strlen(s) > 10 && s[10] == ' ') {
+        s[10] = 'T';
+    }
+    return s;
+}

@@ -47,4 +47,8 @@ char *dp_str_clean(apr_pool_t *p, const char *s, apr_size_t maxbytes);
  * optional trailing b) into bytes, at most 2^62; APR_EINVAL otherwise. */
 apr_status_t dp_parse_size(apr_int64_t *pbytes, const char *s);
 
+/* Returns "YYYY-MM-DDTHH:MM:SS[.ffffff]Z" (in p) of a UTC DATETIME string "YYYY-MM-DD HH:MM:SS
+ * [.ffffff]" as MariaDB gives it; NULL stays NULL. */
+const char *dp_iso_datetime(apr_pool_t *p, const char *dt);
+
 #endif

@@ -78,27 +78,12 @@ const char *dp_outbox_sign(apr_pool_t *p, const unsigned char *key, apr_size_t k
     return out;
 }
 
-/* "YYYY-MM-DDTHH:MM:SS.ffffffZ" of a DATETIME(6) string (in p). */
-static const char *iso_time(apr_pool_t *p, const char *dt)
-{
-    char *s;
-
-    if (dt == NULL) {
-        return NULL;
-    }
-    s = apr_pstrcat(p, dt, "Z", NULL);
-    if (strlen(s) > 10 && s[10] == ' ') {
-        s[10] = 'T';
-    }
-    return s;
-}
-
 /* The delivered body. */
 const char *dp_outbox_body(apr_pool_t *p, const char *type, const char *created_at,
                            const char *payload)
 {
     json_object *t = dp_json_own(p, json_object_new_string(type ? type : ""));
-    json_object *ts = dp_json_own(p, json_object_new_string(iso_time(p, created_at ? created_at : "")));
+    json_object *ts = dp_json_own(p, json_object_new_string(dp_iso_datetime(p, created_at ? created_at : "")));
 
     return apr_pstrcat(p, "{\"type\":", dp_json_str(p, t), ",\"timestamp\":", dp_json_str(p, ts),
                        ",\"data\":", payload && *payload ? payload : "{}", "}", NULL);
@@ -391,12 +376,12 @@ static json_object *event_json(apr_pool_t *p, const dp_outbox_rec_t *r)
     dp_json_set_str(o, "order_key", r->order_key);
     dp_json_set_str(o, "state", r->state);
     dp_json_set_int(o, "attempts", r->attempts);
-    json_object_object_add(o, "created_at", json_object_new_string(iso_time(p, r->created_at)));
+    json_object_object_add(o, "created_at", json_object_new_string(dp_iso_datetime(p, r->created_at)));
     json_object_object_add(o, "next_attempt_at",
                            !strcmp(r->state, "pending") && r->next_attempt_at
-                           ? json_object_new_string(iso_time(p, r->next_attempt_at)) : NULL);
+                           ? json_object_new_string(dp_iso_datetime(p, r->next_attempt_at)) : NULL);
     json_object_object_add(o, "delivered_at", r->delivered_at
-                           ? json_object_new_string(iso_time(p, r->delivered_at)) : NULL);
+                           ? json_object_new_string(dp_iso_datetime(p, r->delivered_at)) : NULL);
     json_object_object_add(o, "last_error", r->last_error ? json_object_new_string(r->last_error) : NULL);
     if (r->payload && dp_json_parse(&data, &ignored, p, r->payload, strlen(r->payload)) == APR_SUCCESS) {
         dp_json_set_ref(o, "data", data);

@@ -929,21 +929,6 @@ static const char *utc_datetime(apr_pool_t *p, apr_int64_t t)
                         x.tm_mday, x.tm_hour, x.tm_min, x.tm_sec);
 }
 
-/* "YYYY-MM-DDTHH:MM:SS.ffffffZ" of a DATETIME(6) string, in p. */
-static const char *iso_time(apr_pool_t *p, const char *dt)
-{
-    char *s;
-
-    if (dt == NULL) {
-        return NULL;
-    }
-    s = apr_pstrcat(p, dt, "Z", NULL);
-    if (strlen(s) > 10 && s[10] == ' ') {
-        s[10] = 'T';
-    }
-    return s;
-}
-
 static void set_opt_int(json_object *o, const char *key, int has, apr_int64_t v)
 {
     json_object_object_add(o, key, has ? json_object_new_int64(v) : NULL);
@@ -979,8 +964,8 @@ static json_object *rec_json(apr_pool_t *p, const dp_pay_rec_t *r)
     dp_json_set_int(o, "paid_at", r->paid_at);
     dp_json_set_int(o, "failed_at", r->failed_at);
     dp_json_set_int(o, "cancelled_at", r->cancelled_at);
-    dp_json_set_str(o, "created_at", iso_time(p, r->created_at));
-    dp_json_set_str(o, "updated_at", iso_time(p, r->updated_at));
+    dp_json_set_str(o, "created_at", dp_iso_datetime(p, r->created_at));
+    dp_json_set_str(o, "updated_at", dp_iso_datetime(p, r->updated_at));
     return o;
 }
 

@@ -5,6 +5,7 @@
 #include "dp_reconcile.h"
 #include "dp_store_rec.h"
 #include "dp_json.h"
+#include "dp_util.h"
 #include "dp_log.h"
 
 /* Seconds the lease lasts unless renewed (it is renewed before every lookup). */
@@ -175,21 +176,6 @@ leave:
     return rv;
 }
 
-/* "YYYY-MM-DDTHH:MM:SS.ffffffZ" of a DATETIME(6) string (NULL stays NULL). */
-static const char *iso(apr_pool_t *p, const char *dt)
-{
-    char *s;
-
-    if (dt == NULL) {
-        return NULL;
-    }
-    s = apr_pstrcat(p, dt, "Z", NULL);
-    if (strlen(s) > 10 && s[10] == ' ') {
-        s[10] = 'T';
-    }
-    return s;
-}
-
 /* The reconciler object of /health. */
 apr_status_t dp_reconcile_state(json_object **pout, dp_problem_t **pprob, dp_db_t *db,
                                 const dp_rec_opts_t *o)
@@ -207,7 +193,7 @@ apr_status_t dp_reconcile_state(json_object **pout, dp_problem_t **pprob, dp_db_
     dp_json_set_int(*pout, "oldest_pending_seconds", st.oldest_pending_age);
     dp_json_set_int(*pout, "orders_due", st.orders_due);
     json_object_object_add(*pout, "last_run_at", st.last_run_at
-                           ? json_object_new_string(iso(db->pool, st.last_run_at)) : NULL);
+                           ? json_object_new_string(dp_iso_datetime(db->pool, st.last_run_at)) : NULL);
     json_object_object_add(*pout, "last_result", st.last_result
                            ? json_object_new_string(st.last_result) : NULL);
     dp_json_set_int(*pout, "interval", o->interval);
@@ -249,9 +235,9 @@ apr_status_t dp_reconcile_list_events(json_object **pout, dp_problem_t **pprob, 
         set_str_or_null(o, "detail", ev->detail);
         dp_json_set_int(o, "deliveries", ev->attempts);
         dp_json_set_int(o, "attempts", ev->apply_attempts);
-        set_str_or_null(o, "received_at", iso(db->pool, ev->received_at));
-        set_str_or_null(o, "updated_at", iso(db->pool, ev->updated_at));
-        set_str_or_null(o, "next_attempt_at", iso(db->pool, ev->next_attempt_at));
+        set_str_or_null(o, "received_at", dp_iso_datetime(db->pool, ev->received_at));
+        set_str_or_null(o, "updated_at", dp_iso_datetime(db->pool, ev->updated_at));
+        set_str_or_null(o, "next_attempt_at", dp_iso_datetime(db->pool, ev->next_attempt_at));
         json_object_array_add(arr, o);
     }
     *pout = dp_json_object(db->pool);

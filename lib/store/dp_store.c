@@ -222,3 +222,21 @@ apr_status_t dp_store_audit(dp_problem_t **pprob, dp_db_t *db, const char *key_n
     args[5] = dp_str_clean(db->pool, request_id, 64);
     return dp_store_exec(NULL, pprob, db, "dockpay_audit_insert", args);
 }
+
+/* Runs a SELECT and collects every row through fn (see dp_store.h). */
+apr_status_t dp_store_select_all(apr_array_header_t **pitems, dp_problem_t **pprob, dp_db_t *db,
+                                 const char *label, const void **args, dp_store_row_fn *fn)
+{
+    apr_dbd_results_t *res = NULL;
+    apr_dbd_row_t *row = NULL;
+    apr_status_t rv;
+
+    *pitems = apr_array_make(db->pool, 8, sizeof(void *));
+    if ((rv = dp_store_select(&res, pprob, db, label, args)) != APR_SUCCESS) {
+        return rv;
+    }
+    while (apr_dbd_get_row(db->driver, db->pool, res, &row, -1) == 0) {
+        APR_ARRAY_PUSH(*pitems, void *) = fn(db, row);
+    }
+    return APR_SUCCESS;
+}

@@ -56,6 +56,14 @@ apr_status_t dp_store_exec(int *pnrows, dp_problem_t **pprob, dp_db_t *db, const
 apr_status_t dp_store_select(apr_dbd_results_t **pres, dp_problem_t **pprob, dp_db_t *db,
                              const char *label, const void **args);
 
+/* Turns one result row into a record (allocated in db->pool). */
+typedef void *dp_store_row_fn(dp_db_t *db, apr_dbd_row_t *row);
+
+/* Runs a SELECT by label and collects every row, as made by fn, into *pitems (an array of
+ * record pointers in db->pool); the result is read to the end. */
+apr_status_t dp_store_select_all(apr_array_header_t **pitems, dp_problem_t **pprob, dp_db_t *db,
+                                 const char *label, const void **args, dp_store_row_fn *fn);
+
 /* Returns column col of row as a string in db->pool (NULL for SQL NULL). */
 const char *dp_store_col(dp_db_t *db, apr_dbd_row_t *row, int col);
 

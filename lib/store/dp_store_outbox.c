@@ -120,7 +120,7 @@ apr_status_t dp_store_outbox_claim(int *pclaimed, dp_problem_t **pprob, dp_db_t 
 }
 
 /* Makes a record of one row selected with OB_COLS. */
-static dp_outbox_rec_t *row_to_rec(dp_db_t *db, apr_dbd_row_t *row)
+static void *row_to_rec(dp_db_t *db, apr_dbd_row_t *row)
 {
     dp_outbox_rec_t *r = apr_pcalloc(db->pool, sizeof(*r));
     const char *v;
@@ -146,18 +146,7 @@ static dp_outbox_rec_t *row_to_rec(dp_db_t *db, apr_dbd_row_t *row)
 static apr_status_t select_recs(apr_array_header_t **pitems, dp_problem_t **pprob, dp_db_t *db,
                                 const char *label, const void **args)
 {
-    apr_dbd_results_t *res = NULL;
-    apr_dbd_row_t *row = NULL;
-    apr_status_t rv;
-
-    *pitems = apr_array_make(db->pool, 8, sizeof(dp_outbox_rec_t *));
-    if ((rv = dp_store_select(&res, pprob, db, label, args)) != APR_SUCCESS) {
-        return rv;
-    }
-    while (apr_dbd_get_row(db->driver, db->pool, res, &row, -1) == 0) {
-        APR_ARRAY_PUSH(*pitems, dp_outbox_rec_t *) = row_to_rec(db, row);
-    }
-    return APR_SUCCESS;
+    return dp_store_select_all(pitems, pprob, db, label, args, row_to_rec);
 }
 
 static apr_status_t select_one(dp_outbox_rec_t **prec, dp_problem_t **pprob, dp_db_t *db,

@@ -71,7 +71,7 @@ static apr_int64_t col_int(dp_db_t *db, apr_dbd_row_t *row, int col, int *pnull)
 }
 
 /* Makes a record of one row selected with PAY_COLS. */
-static dp_pay_rec_t *row_to_rec(dp_db_t *db, apr_dbd_row_t *row)
+static void *row_to_rec(dp_db_t *db, apr_dbd_row_t *row)
 {
     dp_pay_rec_t *r = apr_pcalloc(db->pool, sizeof(*r));
     int null = 0, c = 0;
@@ -109,18 +109,7 @@ static dp_pay_rec_t *row_to_rec(dp_db_t *db, apr_dbd_row_t *row)
 static apr_status_t select_recs(apr_array_header_t **pitems, dp_problem_t **pprob, dp_db_t *db,
                                 const char *label, const void **args)
 {
-    apr_dbd_results_t *res = NULL;
-    apr_dbd_row_t *row = NULL;
-    apr_status_t rv;
-
-    *pitems = apr_array_make(db->pool, 8, sizeof(dp_pay_rec_t *));
-    if ((rv = dp_store_select(&res, pprob, db, label, args)) != APR_SUCCESS) {
-        return rv;
-    }
-    while (apr_dbd_get_row(db->driver, db->pool, res, &row, -1) == 0) {
-        APR_ARRAY_PUSH(*pitems, dp_pay_rec_t *) = row_to_rec(db, row);
-    }
-    return APR_SUCCESS;
+    return dp_store_select_all(pitems, pprob, db, label, args, row_to_rec);
 }
 
 static apr_status_t select_one_rec(dp_pay_rec_t **prec, dp_problem_t **pprob, dp_db_t *db,

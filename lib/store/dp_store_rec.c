@@ -101,38 +101,33 @@ apr_status_t dp_store_rec_intake(int *pnew, dp_problem_t **pprob, dp_db_t *db, c
     return rv;
 }
 
+/* One EV_COLS row as an event. */
+static void *row_to_event(dp_db_t *db, apr_dbd_row_t *row)
+{
+    dp_rec_event_t *e = apr_pcalloc(db->pool, sizeof(*e));
+    int c = 0;
+
+    e->id = col_int(db, row, c++);
+    e->imp_uid = dp_store_col(db, row, c++);
+    e->merchant_uid = dp_store_col(db, row, c++);
+    e->status = dp_store_col(db, row, c++);
+    e->cancellation_id = dp_store_col(db, row, c++);
+    e->outcome = dp_store_col(db, row, c++);
+    e->detail = dp_store_col(db, row, c++);
+    e->attempts = (int)col_int(db, row, c++);
+    e->apply_attempts = (int)col_int(db, row, c++);
+    e->age = col_int(db, row, c++);
+    e->received_at = dp_store_col(db, row, c++);
+    e->updated_at = dp_store_col(db, row, c++);
+    e->next_attempt_at = dp_store_col(db, row, c++);
+    return e;
+}
+
 /* Runs an EV_COLS select and collects every row. */
 static apr_status_t select_events(apr_array_header_t **pitems, dp_problem_t **pprob, dp_db_t *db,
                                   const char *label, const void **args)
 {
-    apr_dbd_results_t *res = NULL;
-    apr_dbd_row_t *row = NULL;
-    apr_status_t rv;
-
-    *pitems = apr_array_make(db->pool, 16, sizeof(dp_rec_event_t *));
-    if ((rv = dp_store_select(&res, pprob, db, label, args)) != APR_SUCCESS) {
-        return rv;
-    }
-    while (apr_dbd_get_row(db->driver, db->pool, res, &row, -1) == 0) {
-        dp_rec_event_t *e = apr_pcalloc(db->pool, sizeof(*e));
-        int c = 0;
-
-        e->id = col_int(db, row, c++);
-        e->imp_uid = dp_store_col(db, row, c++);
-        e->merchant_uid = dp_store_col(db, row, c++);
-        e->status = dp_store_col(db, row, c++);
-        e->cancellation_id = dp_store_col(db, row, c++);
-        e->outcome = dp_store_col(db, row, c++);
-        e->detail = dp_store_col(db, row, c++);
-        e->attempts = (int)col_int(db, row, c++);
-        e->apply_attempts = (int)col_int(db, row, c++);
-        e->age = col_int(db, row, c++);
-        e->received_at = dp_store_col(db, row, c++);
-        e->updated_at = dp_store_col(db, row, c++);
-        e->next_attempt_at = dp_store_col(db, row, c++);
-        APR_ARRAY_PUSH(*pitems, dp_rec_event_t *) = e;
-    }
-    return APR_SUCCESS;
+    return dp_store_select_all(pitems, pprob, db, label, args, row_to_event);
 }
 
 /* Lists events due for applying. */
