@@ -147,6 +147,7 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, s
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, "dockpay: libcurl failed to initialise");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
+    dp_db_init();   /* mod_dbd's functions, read-only from here on */
     handler_map = apr_hash_make(pconf);
     add_handlers(pconf, dp_system_handlers);
     add_handlers(pconf, dp_containers_handlers);

@@ -310,13 +310,16 @@ static apr_status_t db_unavailable(dp_problem_t **pprob, dp_req_t *q)
     return DP_EPROBLEM;
 }
 
+/* Finds mod_dbd's functions (post_config, before any thread runs). */
+void dp_db_init(void)
+{
+    dbd_acquire_fn = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_acquire);
+    dbd_open_fn = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_open);
+    dbd_close_fn = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_close);
+}
+
 static int dbd_present(void)
 {
-    if (dbd_acquire_fn == NULL) {
-        dbd_acquire_fn = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_acquire);
-        dbd_open_fn = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_open);
-        dbd_close_fn = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_close);
-    }
     return dbd_acquire_fn != NULL;
 }
 

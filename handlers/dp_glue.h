@@ -132,6 +132,10 @@ apr_status_t dp_query_bool(int *pval, dp_problem_t **pprob, dp_req_t *q, const c
 apr_status_t dp_query_int(apr_int64_t *pval, dp_problem_t **pprob, dp_req_t *q, const char *name,
                           apr_int64_t dflt, apr_int64_t min, apr_int64_t max);
 
+/* Finds mod_dbd's functions; post_config calls it once, before any request or task thread
+ * (the pointers are only read afterwards). */
+void dp_db_init(void);
+
 /* Borrows a database connection for this request; NULL with a 503 problem when down. */
 dp_db_t *dp_db_acquire(dp_problem_t **pprob, dp_req_t *q);
 
