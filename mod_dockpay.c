@@ -213,14 +213,16 @@ static void child_init(apr_pool_t *p, server_rec *s)
         dp_conf_t *c = conf_of(sv);
         dp_proc_t *proc = dp_proc_of(sv);
         if (proc) {
-            /* the health state and the reconciler's; pages: 256 of at most 256 KiB (a page of
-             * 100 is ~60 KiB) */
-            if (dp_memo_create(&proc->health, p, 2, 1024, apr_time_from_sec(c->health_cache)) != APR_SUCCESS
+            /* the health state; the reconciler's (three queries: at least a second even with
+             * DockpayHealthCache 0); pages: 256 of at most 256 KiB (a page of 100 is ~60 KiB) */
+            if (dp_memo_create(&proc->health, p, 1, 256, apr_time_from_sec(c->health_cache)) != APR_SUCCESS
+                || dp_memo_create(&proc->recstate, p, 1, 1024,
+                                  apr_time_from_sec(c->health_cache > 1 ? c->health_cache : 1)) != APR_SUCCESS
                 || dp_memo_create(&proc->pages, p, 256, 256 * 1024,
                                   apr_time_from_sec(c->payments_cache)) != APR_SUCCESS) {
                 ap_log_error(APLOG_MARK, APLOG_WARNING, 0, sv, "dockpay: no memo for /health and "
                              "payment pages in this process; every call asks the database");
-                proc->health = proc->pages = NULL;
+                proc->health = proc->pages = proc->recstate = NULL;
             }
             dp_docker_child_init(proc->docker);
             dp_payments_child_init(sv, c, proc, p);

@@ -34,6 +34,7 @@ typedef struct dp_proc_t {
     struct dp_dk_watch_t *watch;    /* the container list watcher (child_init; h_watch.c), or NULL */
     struct dp_memo_t *health;       /* the last dependency check (child_init) */
     struct dp_memo_t *pages;        /* memoised GET /payments pages (child_init) */
+    struct dp_memo_t *recstate;     /* the reconciler's /health object, kept at least 1 s (child_init) */
     unsigned char *notify_key;      /* outbox: the decoded DockpayNotifySecret, or NULL */
     apr_size_t notify_keylen;
 } dp_proc_t;

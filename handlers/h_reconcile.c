@@ -217,7 +217,7 @@ json_object *dp_reconcile_health(dp_req_t *q)
         json_object_object_add(out, "enabled", json_object_new_boolean(0));
         return out;
     }
-    if (dp_memo_get(&memo, &len, q->proc->health, q->pool, "reconciler", 0, now) == APR_SUCCESS
+    if (dp_memo_get(&memo, &len, q->proc->recstate, q->pool, "reconciler", 0, now) == APR_SUCCESS
         && dp_json_parse(&out, &prob, q->pool, memo, len) == APR_SUCCESS && out) {
         return out;
     }
@@ -226,7 +226,7 @@ json_object *dp_reconcile_health(dp_req_t *q)
     }
     json_object_object_add(out, "enabled", json_object_new_boolean(1));
     text = json_object_to_json_string_ext(out, JSON_C_TO_STRING_PLAIN);
-    dp_memo_put(q->proc->health, "reconciler", 0, now, text, strlen(text));
+    dp_memo_put(q->proc->recstate, "reconciler", 0, now, text, strlen(text));
     return out;
 }
 
