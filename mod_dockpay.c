@@ -213,9 +213,9 @@ static void child_init(apr_pool_t *p, server_rec *s)
         dp_conf_t *c = conf_of(sv);
         dp_proc_t *proc = dp_proc_of(sv);
         if (proc) {
-            /* the health state; the reconciler's (three queries: at least a second even with
-             * DockpayHealthCache 0); pages: 256 of at most 256 KiB (a page of 100 is ~60 KiB) */
-            if (dp_memo_create(&proc->health, p, 1, 256, apr_time_from_sec(c->health_cache)) != APR_SUCCESS
+            /* the /health answer; the reconciler's object (three queries: at least a second even
+             * with DockpayHealthCache 0); pages: 256 of at most 256 KiB (a page of 100 is ~60 KiB) */
+            if (dp_memo_create(&proc->health, p, 1, 2048, apr_time_from_sec(c->health_cache)) != APR_SUCCESS
                 || dp_memo_create(&proc->recstate, p, 1, 1024,
                                   apr_time_from_sec(c->health_cache > 1 ? c->health_cache : 1)) != APR_SUCCESS
                 || dp_memo_create(&proc->pages, p, 256, 256 * 1024,

@@ -58,6 +58,38 @@ int dp_send_json_text(dp_req_t *q, int status, const char *json, apr_size_t len)
     return dp_send_text(q, status, "application/json; charset=utf-8", json, len);
 }
 
+/* Sends prefix + body + suffix without copying body (see dp_glue.h). */
+int dp_send_json_wrapped(dp_req_t *q, int status, const char *prefix, const char *body, apr_size_t len,
+                         const char *suffix)
+{
+    request_rec *r = q->r;
+    apr_size_t plen = strlen(prefix), slen = strlen(suffix);
+    apr_bucket_brigade *bb;
+    apr_status_t rv;
+
+    r->status = status;
+    q->sent = 1;
+    q->sent_ctype = "application/json; charset=utf-8";
+    q->sent_body = NULL;   /* not kept whole: only GET answers are wrapped (no idempotency key) */
+    q->sent_len = 0;
+    ap_set_content_type(r, q->sent_ctype);
+    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
+    ap_set_content_length(r, (apr_off_t)(plen + len + slen));
+    if (r->header_only) {
+        return OK;
+    }
+    bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
+    apr_brigade_write(bb, NULL, NULL, prefix, plen);
+    APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_pool_create(body, len, r->pool, r->connection->bucket_alloc));
+    APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_immortal_create(suffix, slen, r->connection->bucket_alloc));
+    APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_eos_create(r->connection->bucket_alloc));
+    rv = ap_pass_brigade(r->output_filters, bb);
+    if (rv != APR_SUCCESS && !r->connection->aborted) {
+        DP_LOG(q, APLOG_INFO, rv, "sending the response failed");
+    }
+    return OK;
+}
+
 /* Sends an empty response with status. */
 int dp_send_empty(dp_req_t *q, int status)
 {

@@ -95,6 +95,12 @@ int dp_send_json(dp_req_t *q, int status, json_object *body);
 /* Sends len bytes of already serialised JSON with status; returns OK. */
 int dp_send_json_text(dp_req_t *q, int status, const char *json, apr_size_t len);
 
+/* Sends prefix, the len bytes of JSON at body (which must live in the request pool: it is not
+ * copied) and suffix as one JSON answer with status (a relayed list wrapped as {"items":...});
+ * returns OK. */
+int dp_send_json_wrapped(dp_req_t *q, int status, const char *prefix, const char *body, apr_size_t len,
+                         const char *suffix);
+
 /* Sends an empty response with status (204). */
 int dp_send_empty(dp_req_t *q, int status);
 

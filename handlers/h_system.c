@@ -9,50 +9,46 @@
 #include "h_areas.h"
 #include "h_engine.h"
 
-/* What one dependency check found; memoised as its bytes. */
-typedef struct health_state_t {
-    unsigned char docker_ok;
-    unsigned char db_ok;
-} health_state_t;
-
-/* GET /health: the state of each dependency (checked at most once per DockpayHealthCache
- * seconds in each process); 503 when a configured one is down. */
+/* GET /health: the state of each dependency and the reconciler's (checked at most once per
+ * DockpayHealthCache seconds in each process: the whole answer is memoised, a byte for ok or
+ * degraded and the JSON text); 503 when a configured one is down. */
 static int health(dp_req_t *q)
 {
-    json_object *o = dp_json_object(q->pool);
+    json_object *o;
     dp_problem_t *prob = NULL;
     dp_db_t *db;
-    const char *memo;
+    const char *memo, *text;
     apr_size_t len;
     apr_time_t now = apr_time_now();
-    health_state_t h;
-    int docker_ok, db_ok;
+    int docker_ok, db_ok, ok;
 
-    if (dp_memo_get(&memo, &len, q->proc->health, q->pool, "health", 0, now) == APR_SUCCESS
-        && len == sizeof(h)) {
-        memcpy(&h, memo, sizeof(h));
+    if (dp_memo_get(&memo, &len, q->proc->health, q->pool, "answer", 0, now) == APR_SUCCESS && len > 1) {
+        ok = memo[0] == '1';
     }
     else {
-        h.docker_ok = dp_docker_ping(&prob, q->proc->docker, q->pool, 1000) == APR_SUCCESS;
+        o = dp_json_object(q->pool);
+        docker_ok = dp_docker_ping(&prob, q->proc->docker, q->pool, 1000) == APR_SUCCESS;
         db = dp_db_acquire(&prob, q);
-        h.db_ok = db && dp_store_ping(&prob, db) == APR_SUCCESS;
-        dp_memo_put(q->proc->health, "health", 0, now, (const char *)&h, sizeof(h));
+        db_ok = db && dp_store_ping(&prob, db) == APR_SUCCESS;
+        ok = docker_ok && db_ok;
+        dp_json_set_str(o, "status", ok ? "ok" : "degraded");
+        dp_json_set_str(o, "docker", docker_ok ? "ok" : "down");
+        dp_json_set_str(o, "database", db_ok ? "ok" : "down");
+        dp_json_set_str(o, "portone", dp_payments_health(q));
+        /* reconcile: backlog, oldest pending age, last pass (no amounts) */
+        if (db_ok) {
+            json_object *rec = dp_reconcile_health(q);
+            json_object_object_add(o, "reconciler", rec ? json_object_get(rec) : NULL);
+        }
+        text = apr_pstrcat(q->pool, ok ? "1" : "0", dp_json_str(q->pool, o), NULL);
+        len = strlen(text);
+        dp_memo_put(q->proc->health, "answer", 0, now, text, len);
+        memo = text;
     }
-    docker_ok = h.docker_ok;
-    db_ok = h.db_ok;
-    dp_json_set_str(o, "status", (docker_ok && db_ok) ? "ok" : "degraded");
-    dp_json_set_str(o, "docker", docker_ok ? "ok" : "down");
-    dp_json_set_str(o, "database", db_ok ? "ok" : "down");
-    dp_json_set_str(o, "portone", dp_payments_health(q));
-    /* reconcile: backlog, oldest pending age, last pass (no amounts) */
-    if (db_ok) {
-        json_object *rec = dp_reconcile_health(q);
-        json_object_object_add(o, "reconciler", rec ? json_object_get(rec) : NULL);
-    }
-    if (!(docker_ok && db_ok)) {
+    if (!ok) {
         apr_table_setn(q->r->headers_out, "Retry-After", "5");
     }
-    return dp_send_json(q, (docker_ok && db_ok) ? 200 : 503, o);
+    return dp_send_json_text(q, ok ? 200 : 503, memo + 1, len - 1);
 }
 
 /* GET /openapi.json: the OpenAPI document of this API, as installed. */
