@@ -3,6 +3,7 @@
 #include <strings.h>
 #include <poll.h>
 #include <httpd.h>
+#include <ap_mpm.h>
 #include <http_core.h>
 #include <http_protocol.h>
 #include <util_filter.h>
@@ -195,6 +196,14 @@ static int client_hung_up(conn_rec *c)
     return poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR));
 }
 
+/* True once httpd is stopping (or restarting gracefully) this process. */
+static int server_stopping(void)
+{
+    int state = AP_MPMQ_RUNNING;
+
+    return ap_mpm_query(AP_MPMQ_MPM_STATE, &state) == APR_SUCCESS && state == AP_MPMQ_STOPPING;
+}
+
 /* GETs path from the engine, streaming the answer to write_cb. */
 apr_status_t dp_stream_from_docker(dp_http_resp_t **presp, dp_problem_t **pprob, dp_stream_t *s,
                                    const char *path, dp_http_write_fn *write_cb, void *baton)
@@ -223,6 +232,9 @@ apr_status_t dp_stream_tick(void *baton)
     }
     if (s->q->r->connection->aborted || client_hung_up(s->q->r->connection)) {
         s->aborted = 1;
+        return APR_ECONNABORTED;
+    }
+    if (server_stopping()) {   /* a stop or graceful restart ends follow streams: no worker waits on one */
         return APR_ECONNABORTED;
     }
     if (s->fmt == DP_STREAM_SSE && apr_time_now() - s->last_write >= s->heartbeat) {
