@@ -445,3 +445,22 @@ void dp_db_close_bg(server_rec *s, dp_db_t *db)
         db->opaque = NULL;
     }
 }
+
+/* Registers a background task with mod_watchdog (see dp_glue.h). */
+apr_status_t dp_task_register(const char *name, apr_interval_time_t interval, void *data,
+                              ap_watchdog_callback_fn_t *fn, apr_pool_t *pconf)
+{
+    APR_OPTIONAL_FN_TYPE(ap_watchdog_get_instance) *get_instance = APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_get_instance);
+    APR_OPTIONAL_FN_TYPE(ap_watchdog_register_callback) *register_cb
+        = APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_register_callback);
+    ap_watchdog_t *wd = NULL;
+    apr_status_t rv;
+
+    if (get_instance == NULL || register_cb == NULL) {
+        return APR_ENOTIMPL;
+    }
+    if ((rv = get_instance(&wd, name, 0, 1, pconf)) != APR_SUCCESS) {
+        return rv;
+    }
+    return register_cb(wd, interval, data, fn);
+}

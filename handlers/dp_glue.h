@@ -7,6 +7,7 @@
 #include <http_config.h>
 #include <http_log.h>
 #include <apr_optional.h>
+#include <mod_watchdog.h>
 #include <json-c/json.h>
 
 #include "dp_util.h"
@@ -138,6 +139,12 @@ apr_status_t dp_query_bool(int *pval, dp_problem_t **pprob, dp_req_t *q, const c
 /* Reads an integer query parameter in [min,max] (dflt when absent); a bad value is a 400. */
 apr_status_t dp_query_int(apr_int64_t *pval, dp_problem_t **pprob, dp_req_t *q, const char *name,
                           apr_int64_t dflt, apr_int64_t min, apr_int64_t max);
+
+/* Registers fn(data) to run every interval in a singleton mod_watchdog instance called name
+ * (one process of the server runs it; post_config). APR_ENOTIMPL when mod_watchdog is not
+ * loaded, else what mod_watchdog answered. */
+apr_status_t dp_task_register(const char *name, apr_interval_time_t interval, void *data,
+                              ap_watchdog_callback_fn_t *fn, apr_pool_t *pconf);
 
 /* Finds mod_dbd's functions; post_config calls it once, before any request or task thread
  * (the pointers are only read afterwards). */

@@ -501,27 +501,22 @@ static apr_status_t enforcer_cb(int state, void *data, apr_pool_t *pool)
 
 int dp_billing_post_config(server_rec *s, const dp_conf_t *c, apr_pool_t *pconf)
 {
-    APR_OPTIONAL_FN_TYPE(ap_watchdog_get_instance) *get_instance;
-    APR_OPTIONAL_FN_TYPE(ap_watchdog_register_callback) *register_cb;
-    ap_watchdog_t *wd = NULL;
     enforcer_t *e;
     apr_status_t rv;
 
     if (c->billing_enforce == DP_BILLING_ENFORCE_OFF || s->is_virtual) {
         return OK;
     }
-    get_instance = APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_get_instance);
-    register_cb = APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_register_callback);
-    if (get_instance == NULL || register_cb == NULL || APR_RETRIEVE_OPTIONAL_FN(ap_dbd_open) == NULL) {
+    e = apr_pcalloc(pconf, sizeof(*e));
+    e->s = s;
+    e->c = c;
+    if (APR_RETRIEVE_OPTIONAL_FN(ap_dbd_open) == NULL
+        || (rv = dp_task_register("dockpay-billing", ENFORCER_INTERVAL, e, enforcer_cb, pconf)) == APR_ENOTIMPL) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, "dockpay: DockpayBillingEnforce needs mod_watchdog "
                      "and mod_dbd");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    e = apr_pcalloc(pconf, sizeof(*e));
-    e->s = s;
-    e->c = c;
-    if ((rv = get_instance(&wd, "dockpay-billing", 0, 1, pconf)) != APR_SUCCESS
-        || (rv = register_cb(wd, ENFORCER_INTERVAL, e, enforcer_cb)) != APR_SUCCESS) {
+    if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, "dockpay: cannot register the billing enforcer "
                      "(mod_watchdog instance dockpay-billing)");
         return HTTP_INTERNAL_SERVER_ERROR;

@@ -69,9 +69,6 @@ static apr_status_t outbox_tick(int state, void *data, apr_pool_t *pool)
 /* Checks the DockpayNotify* settings and registers the delivery task. */
 int dp_events_post_config(server_rec *s, const dp_conf_t *c, dp_proc_t *proc, apr_pool_t *pconf)
 {
-    APR_OPTIONAL_FN_TYPE(ap_watchdog_get_instance) *wd_get;
-    APR_OPTIONAL_FN_TYPE(ap_watchdog_register_callback) *wd_register;
-    ap_watchdog_t *wd = NULL;
     apr_status_t rv;
 
     if (c->notify_url == NULL) {
@@ -84,16 +81,14 @@ int dp_events_post_config(server_rec *s, const dp_conf_t *c, dp_proc_t *proc, ap
                      "DockpayNotifySecret is not (a whsec_ secret): events are only sent signed");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    wd_get = APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_get_instance);
-    wd_register = APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_register_callback);
-    if (APR_RETRIEVE_OPTIONAL_FN(ap_dbd_open) == NULL || wd_get == NULL || wd_register == NULL) {
+    if (APR_RETRIEVE_OPTIONAL_FN(ap_dbd_open) == NULL
+        || (rv = dp_task_register(OUTBOX_WATCHDOG, apr_time_from_sec(c->notify_interval), s, outbox_tick,
+                                  pconf)) == APR_ENOTIMPL) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, "dockpay: DockpayNotifyURL needs mod_dbd and "
                      "mod_watchdog (LoadModule watchdog_module unless httpd has it built in)");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    if ((rv = wd_get(&wd, OUTBOX_WATCHDOG, 0, 1, pconf)) != APR_SUCCESS
-        || (rv = wd_register(wd, apr_time_from_sec(c->notify_interval), s,
-                             outbox_tick)) != APR_SUCCESS) {
+    if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, "dockpay: cannot register the outbox task with "
                      "mod_watchdog");
         return HTTP_INTERNAL_SERVER_ERROR;

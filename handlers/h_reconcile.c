@@ -145,9 +145,6 @@ static apr_status_t wd_callback(int state, void *data, apr_pool_t *pool)
 /* Sets up the reconciler for the first server with PortOne (post_config, after the clients). */
 int dp_reconcile_post_config(server_rec *s, apr_pool_t *pconf)
 {
-    APR_OPTIONAL_FN_TYPE(ap_watchdog_get_instance) *get_instance;
-    APR_OPTIONAL_FN_TYPE(ap_watchdog_register_callback) *register_cb;
-    ap_watchdog_t *wd = NULL;
     apr_shm_t *shm = NULL;
     server_rec *sv;
     apr_status_t rv;
@@ -162,9 +159,7 @@ int dp_reconcile_post_config(server_rec *s, apr_pool_t *pconf)
     if (rec_server == NULL) {
         return OK;   /* no PortOne: nothing to reconcile */
     }
-    get_instance = APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_get_instance);
-    register_cb = APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_register_callback);
-    if (get_instance == NULL || register_cb == NULL) {
+    if (APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_get_instance) == NULL) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, "dockpay: mod_watchdog is not loaded: webhook "
                      "events are recorded but not applied and nothing is reconciled "
                      "(LoadModule watchdog_module)");
@@ -177,8 +172,7 @@ int dp_reconcile_post_config(server_rec *s, apr_pool_t *pconf)
     }
     wake = apr_shm_baseaddr_get(shm);
     *wake = 0;
-    if ((rv = get_instance(&wd, WD_NAME, 0, 1, pconf)) != APR_SUCCESS
-        || (rv = register_cb(wd, WD_TICK, rec_server, wd_callback)) != APR_SUCCESS) {
+    if ((rv = dp_task_register(WD_NAME, WD_TICK, rec_server, wd_callback, pconf)) != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, "dockpay: cannot create the watchdog " WD_NAME);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
