@@ -87,7 +87,13 @@ static void tick(server_rec *s)
             ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, "dockpay: reconcile: %s", result);
         }
     }
-    else if (dp_reconcile_events(&done, &prob, &e, &opts, opts.batch, 0) != APR_SUCCESS) {
+    /* a pass applies the due events itself; when another server holds the lease ("busy"), the
+     * wake this tick took is served here, or the event would wait for the next wake or pass */
+    if (pass && !(result && strcmp(result, "busy") == 0)) {
+        dp_db_close_bg(s, e.db);
+        return;
+    }
+    if (dp_reconcile_events(&done, &prob, &e, &opts, opts.batch, 0) != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, "dockpay: reconcile: applying webhook events "
                      "failed: %s", prob && prob->detail ? prob->detail : "database error");
     }

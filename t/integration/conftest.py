@@ -131,6 +131,27 @@ def api(stack):
     a.session.close()
 
 
+HOLDER = "test:quiet"
+
+
+@pytest.fixture
+def quiet_reconciler(stack):
+    """Holds the reconciler's lease (migration 007) for the test, as a server that never runs a
+    pass: no background lookup reaches the PortOne fake while the test counts the fake's calls or
+    arms its fail/delay rules. Waits for a pass in progress to end (it releases the lease)."""
+    import time
+    take = ("UPDATE reconcile_lease SET holder = %s, expires_at = UTC_TIMESTAMP(6) + INTERVAL 900 SECOND "
+            "WHERE name = 'dockpay-reconcile' AND (expires_at < UTC_TIMESTAMP(6) OR holder = %s); "
+            "SELECT ROW_COUNT()")
+    end = time.time() + 120
+    while stack.sql(take, HOLDER, HOLDER)[-1][0] != "1":
+        assert time.time() < end, "a reconcile pass held the lease for 120 s"
+        time.sleep(0.1)
+    yield
+    stack.sql("UPDATE reconcile_lease SET expires_at = UTC_TIMESTAMP(6) WHERE name = 'dockpay-reconcile' "
+              "AND holder = %s", HOLDER)
+
+
 @pytest.fixture(autouse=True)
 def no_unexpected_errors(request, stack):
     """Fails a test that made httpd log an unexpected [error]/[crit]/[alert]/[emerg] line."""

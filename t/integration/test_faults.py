@@ -89,7 +89,7 @@ def test_portone_unreachable_is_503_then_recovers(api, stack):
 
 
 @pytest.mark.allow_log(r"[Pp]ort[Oo]ne|curl|timed? ?out|timeout")
-def test_portone_slow_is_504_within_the_timeout(api, stack):
+def test_portone_slow_is_504_within_the_timeout(api, stack, quiet_reconciler):
     r = api.get("/payments/imp_fault_probe")
     assert_implemented(r, "GET /payments/{imp_uid}")
     stack.fake("POST", "/__control/delay_next", {"seconds": 6})

@@ -16,6 +16,9 @@ from conftest import assert_problem
 from payments_util import new_mu, prepared_and_paid, fake_payment, row
 from test_subscriptions import card_body, uid
 
+# the fake's call counts and fail/delay rules are this module's measure: no reconcile pass runs
+pytestmark = pytest.mark.usefixtures("quiet_reconciler")
+
 
 def ikey():
     return "k-" + uuid.uuid4().hex

@@ -201,7 +201,7 @@ def test_vbank_default_due(api, stack):
     assert before + 3 * 86400 - 5 <= due <= int(time.time()) + 3 * 86400 + 5
 
 
-def test_validation_failures_never_reach_portone(api, stack):
+def test_validation_failures_never_reach_portone(api, stack, quiet_reconciler):
     settle(stack)   # no background apply of an earlier event runs into the counts
     stack.fake("POST", "/__control/reset_counts")
     bad = [

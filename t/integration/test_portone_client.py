@@ -7,6 +7,9 @@ import pytest
 
 from payments_util import api_calls, assert_problem, new_mu, settle
 
+# the fake's call counts and fail/delay rules are this module's measure: no reconcile pass runs
+pytestmark = pytest.mark.usefixtures("quiet_reconciler")
+
 
 @pytest.fixture
 def paid(api, stack):

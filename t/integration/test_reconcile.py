@@ -97,6 +97,17 @@ def test_intake_answers_without_portone(api, stack):
     assert time.time() - t0 >= 1.5
 
 
+def test_events_applied_while_another_server_holds_the_lease(api, stack, quiet_reconciler):
+    # another server holds the lease: every pass here (one a second) finds it busy, and a webhook
+    # whose wake lands on such a tick must still be applied at once, not at the next wake
+    orders = [prepared_and_paid(api, stack, 600 + i) for i in range(15)]
+    for i, (mu, imp) in enumerate(orders):
+        time.sleep(0.07 * (i % 5))       # the sends fall on different ticks around the passes
+        assert post_webhook(stack.port, {"imp_uid": imp, "merchant_uid": mu, "status": "paid"})[0] == 200
+        wait_until(lambda: status_of(stack, mu) == "paid", 5, f"webhook {i} to be applied")
+    assert stack.sql("SELECT holder FROM reconcile_lease WHERE name = 'dockpay-reconcile'") == [("test:quiet",)]
+
+
 def test_health_shows_reconciler_state(api, stack):
     wait_until(lambda: api.get("/health", key=None).json().get("reconciler", {}).get("last_run_at"), 10,
                "a reconcile pass")

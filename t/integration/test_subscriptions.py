@@ -263,7 +263,7 @@ def _invalid_requests():
     ]
 
 
-def test_every_validation_failure_is_refused_before_portone(api, stack):
+def test_every_validation_failure_is_refused_before_portone(api, stack, quiet_reconciler):
     settle(stack)   # no background apply of an earlier event runs into the counts
     before = stack.fake("GET", "/__control/counts")
     for (method, path, body), status, field in _invalid_requests():

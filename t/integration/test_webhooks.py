@@ -117,7 +117,7 @@ def test_webhook_while_database_is_down_then_resent(api, stack):
     assert row(stack, mu)[0] == "paid"
 
 
-def test_webhook_while_portone_is_down_is_pending_then_applied(api, stack):
+def test_webhook_while_portone_is_down_is_pending_then_applied(api, stack, quiet_reconciler):
     mu, imp = prepared_and_paid(api, stack, 4400)
     stack.fake("POST", "/__control/fail_next", {"path_prefix": "/payments/", "status": 503})
     status, body = webhook(stack, imp, mu, "paid")
