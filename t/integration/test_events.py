@@ -18,6 +18,7 @@ import pytest
 
 from harness import free_port
 from payments_util import assert_problem, prepared_and_paid, settle, webhook
+from second_server import second_server
 
 SECRET = "whsec_" + base64.b64encode(os.urandom(32)).decode()
 CARD = "5409-8712-3456-7812"
@@ -88,6 +89,7 @@ class Receiver:
         self.lock = threading.Lock()
         self.requests = []
         self.mode = "ok"
+        self.delay = 0.0                 # seconds each answer takes
         self.server = None
         self.up()
 
@@ -98,6 +100,7 @@ class Receiver:
             def do_POST(self):
                 n = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(n)
+                time.sleep(rec.delay)
                 with rec.lock:
                     mode = rec.mode
                     rec.requests.append({"at": time.time(), "path": self.path, "body": body,
@@ -277,6 +280,41 @@ def test_event_claimed_by_another_server_is_not_sent_until_its_lock_ends(api, st
     ids = [g["id"] for g in receiver.for_order(mu)]
     assert sorted(set(ids), key=ids.index) == [e["id"] for e in events_of(api, mu)]
     assert [e["type"] for e in events_of(api, mu)] == ["payment.paid", "payment.cancelled"]
+
+
+@pytest.mark.allow_log(r"outbox")
+def test_two_servers_deliver_each_event_once_in_order(api, stack, receiver):
+    """Two real servers on one database, both running the outbox task (the second posts to
+    /hooks/two): each event reaches the receiver once, each order's events in order."""
+    conf2 = NOTIFY_CONF.format(port=receiver.port, secret=SECRET, extra="").replace("/hooks/dockpay", "/hooks/two")
+    orders = []
+    with second_server(stack, conf2, allow_log=r"outbox") as two:
+        receiver.down()
+        try:
+            for i in range(6):
+                mu, imp = paid_order(api, stack, 3000 + i)
+                r = api.post("/payments/cancel", json={"imp_uid": imp, "amount": 100, "reason": "partial"})
+                assert r.status_code == 200, r.text
+                r = two.post("/payments/cancel", {"merchant_uid": mu, "reason": "rest"})
+                assert r.status_code == 200, r.text
+                orders.append(mu)
+        finally:
+            receiver.delay = 0.3         # slow answers: both servers' runs overlap
+            receiver.up()
+        try:
+            wait_for(lambda: all(all(e["state"] == "delivered" for e in events_of(api, mu)) for mu in orders),
+                     timeout=60, what="every event delivered")
+        finally:
+            receiver.delay = 0.0
+    got = [g for mu in orders for g in receiver.for_order(mu)]
+    ids = [g["id"] for g in got]
+    assert len(ids) == len(set(ids)) == 18, "an event was sent twice or lost"
+    for mu in orders:
+        sent = [g["id"] for g in sorted(receiver.for_order(mu), key=lambda g: g["at"])]
+        assert sent == [e["id"] for e in events_of(api, mu)], "delivered out of order"
+        for g in receiver.for_order(mu):
+            verify(SECRET, g["headers"], g["body"])
+    assert {g["path"] for g in got} == {"/hooks/dockpay", "/hooks/two"}, "one server delivered everything"
 
 
 @pytest.mark.allow_log(r"outbox")

@@ -2,9 +2,6 @@
 expected_remainder, and the currency field: through Apache, against the real MariaDB and the
 PortOne fake (t/fake_portone.py). The key's row lives in the database (idempotency_keys), so it
 holds across servers: one test starts a second httpd on the same database."""
-import os
-import re
-import subprocess
 import threading
 import time
 import uuid
@@ -14,6 +11,7 @@ import requests
 
 from conftest import assert_problem
 from payments_util import new_mu, prepared_and_paid, fake_payment, row
+from second_server import second_server
 from test_subscriptions import card_body, uid
 
 # the fake's call counts and fail/delay rules are this module's measure: no reconcile pass runs
@@ -313,85 +311,10 @@ def test_currency_field(api, stack):
 # ------------------------------------------------------------------------------------------------
 # a second httpd on the same database
 
-class SecondServer:
-    """Another httpd from the test server's own httpd.conf (same module, keys, database, fake),
-    listening on its own port with its own pid file and logs."""
-
-    def __init__(self, stack):
-        self.stack = stack
-        self.dir = os.path.join(stack.tmp, "httpd2")
-        os.makedirs(self.dir, exist_ok=True)
-        with socket_free() as port:
-            self.port = port
-        conf = open(stack.s.path("httpd", "httpd.conf")).read()
-        h1 = stack.s.path("httpd")
-        conf = re.sub(r"(?m)^Listen .*$", f"Listen 127.0.0.1:{self.port}", conf)
-        conf = re.sub(r"(?m)^ServerRoot .*$", f'ServerRoot "{self.dir}"', conf)
-        conf = conf.replace(f'PidFile "{h1}/httpd.pid"', f'PidFile "{self.dir}/httpd.pid"')
-        conf = conf.replace(f'ErrorLog "{h1}/error.log"', f'ErrorLog "{self.dir}/error.log"')
-        conf = conf.replace(f'CustomLog "{h1}/access.log"', f'CustomLog "{self.dir}/access.log"')
-        assert f"{self.dir}/httpd.pid" in conf and f"{self.dir}/error.log" in conf
-        self.conf = os.path.join(self.dir, "httpd.conf")
-        with open(self.conf, "w") as f:
-            f.write(conf)
-        os.chmod(self.conf, 0o600)
-        self.base_url = f"http://127.0.0.1:{self.port}/api/v1"
-
-    def start(self):
-        r = subprocess.run(["apache2", "-f", self.conf, "-k", "start"], env=self.stack.httpd_env(),
-                           capture_output=True, text=True)
-        assert r.returncode == 0, r.stdout + r.stderr
-        end = time.time() + 30
-        while time.time() < end:
-            try:
-                if requests.get(self.base_url + "/health", timeout=2).status_code in (200, 503):
-                    return
-            except requests.RequestException:
-                pass
-            time.sleep(0.2)
-        raise AssertionError("the second httpd did not answer")
-
-    def stop(self):
-        subprocess.run(["apache2", "-f", self.conf, "-k", "stop"], env=self.stack.httpd_env(),
-                       capture_output=True)
-        pidfile = os.path.join(self.dir, "httpd.pid")
-        end = time.time() + 30
-        while os.path.exists(pidfile) and time.time() < end:
-            time.sleep(0.1)
-
-    def post(self, path, body, key):
-        return requests.post(self.base_url + path, json=body, timeout=60,
-                             headers={"Authorization": f"Bearer {self.stack.keys['admin']}",
-                                      "Idempotency-Key": key})
-
-    def errors(self):
-        try:
-            with open(os.path.join(self.dir, "error.log"), errors="replace") as f:
-                return [l for l in f if re.search(r"\[[a-z_]*:?(error|crit|alert|emerg)\]", l)]
-        except FileNotFoundError:
-            return []
-
-
-class socket_free:
-    def __enter__(self):
-        import socket
-        self.s = socket.socket()
-        self.s.bind(("127.0.0.1", 0))
-        return self.s.getsockname()[1]
-
-    def __exit__(self, *a):
-        self.s.close()
-
-
 @pytest.fixture
 def server2(stack):
-    if os.environ.get("DP_VALGRIND") == "1":
-        pytest.skip("starts a second httpd: skipped under valgrind (./dev memcheck)")
-    s = SecondServer(stack)
-    s.start()
-    yield s
-    s.stop()
-    assert not s.errors(), s.errors()
+    with second_server(stack) as two:
+        yield two
 
 
 def test_two_servers_one_database_honour_the_key(api, stack, server2):
@@ -401,7 +324,7 @@ def test_two_servers_one_database_honour_the_key(api, stack, server2):
     before = calls(stack, "POST /payments/cancel")
     a = post(api, "/payments/cancel", body, k)
     assert a.status_code == 200, a.text
-    same_answer(a, server2.post("/payments/cancel", body, k))
+    same_answer(a, server2.post("/payments/cancel", body, {"Idempotency-Key": k}))
     assert calls(stack, "POST /payments/cancel") == before + 1
     assert fake_payment(stack, imp)["cancel_amount"] == 800
 
@@ -411,7 +334,7 @@ def test_two_servers_one_database_honour_the_key(api, stack, server2):
     stack.fake("POST", "/__control/delay_next", {"seconds": 1.5, "path_prefix": "/payments/cancel"})
     out = {}
     t1 = threading.Thread(target=lambda: out.__setitem__(1, post(api, "/payments/cancel", body2, k2)))
-    t2 = threading.Thread(target=lambda: out.__setitem__(2, server2.post("/payments/cancel", body2, k2)))
+    t2 = threading.Thread(target=lambda: out.__setitem__(2, server2.post("/payments/cancel", body2, {"Idempotency-Key": k2})))
     t1.start()
     time.sleep(0.2)
     t2.start()
@@ -421,4 +344,4 @@ def test_two_servers_one_database_honour_the_key(api, stack, server2):
     assert_problem(out[2], 409, "request_in_progress")
     assert calls(stack, "POST /payments/cancel") == before + 2
     assert fake_payment(stack, imp)["cancel_amount"] == 1300
-    same_answer(out[1], server2.post("/payments/cancel", body2, k2))
+    same_answer(out[1], server2.post("/payments/cancel", body2, {"Idempotency-Key": k2}))

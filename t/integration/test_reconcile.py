@@ -5,14 +5,12 @@ The module's httpd runs here with DockpayReconcileInterval 1 (seconds: lookups 1
 after an order is made)."""
 import http.client
 import json
-import os
-import shutil
 import time
 
 import pytest
 
-from harness import Stack, free_port
 from payments_util import event_outcome, fake_payment, new_mu, prepared_and_paid, row, settle, webhook
+from second_server import second_server
 
 FAST = "DockpayReconcileInterval 1\nDockpayReconcileBatch 200\n"
 
@@ -163,18 +161,6 @@ def test_admin_lists_webhook_events(api, stack):
     assert r.status_code == 400 and r.json()["code"] == "bad_query"
 
 
-class SecondServer(Stack):
-    """A second httpd on the same database, keys and fake, in <root>/httpd2 (never saved)."""
-
-    def path(self, *parts):
-        if parts and parts[0] == "httpd":
-            return os.path.join(self.root, "httpd2", *parts[1:])
-        return os.path.join(self.root, *parts)
-
-    def save(self):
-        pass
-
-
 def post_webhook(port, payload):
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     c.request("POST", "/api/v1/webhooks/portone", json.dumps(payload), {"Content-Type": "application/json"})
@@ -185,15 +171,8 @@ def post_webhook(port, payload):
 
 
 def test_two_servers_apply_each_event_once_and_never_overlap(api, stack):
-    two = SecondServer.attach(stack.root)
-    two.port = free_port()
-    two.extra_conf = FAST
-    os.makedirs(two.path("httpd"), exist_ok=True)
-    shutil.copyfile(stack.s.path("httpd", "keys"), two.path("httpd", "keys"))
-    os.chmod(two.path("httpd", "keys"), 0o644)
     since = stack.sql("SELECT UTC_TIMESTAMP(6)")[0][0]
-    two.start_httpd()
-    try:
+    with second_server(stack, FAST) as two:
         orders = [prepared_and_paid(api, stack, 1000 + i) for i in range(8)]
         # half get a webhook, sent to both servers at once; the rest only the reconciler finds
         for mu, imp in orders[:4]:
@@ -209,16 +188,11 @@ def test_two_servers_apply_each_event_once_and_never_overlap(api, stack):
         wait_until(lambda: len({h for (h,) in stack.sql(
             "SELECT DISTINCT holder FROM reconcile_runs WHERE started_at >= %s", since)}) >= 2, 20,
             "passes by both servers")
-    finally:
-        two.stop_httpd()
     runs = stack.sql("SELECT holder, started_at, ended_at FROM reconcile_runs WHERE started_at >= %s "
                      "ORDER BY started_at", since)
     assert len(runs) >= 2
     for (h1, s1, e1), (h2, s2, e2) in zip(runs, runs[1:]):
         assert e1 <= s2, f"passes overlap: {h1} {s1}..{e1} and {h2} {s2}..{e2}"
-    with open(two.path("httpd", "error.log"), errors="replace") as f:
-        log2 = f.read()
-    assert "[dockpay:error]" not in log2 and "[dockpay:crit]" not in log2, log2[-2000:]
 
 
 def child_crashes(stack, since):
