@@ -197,6 +197,9 @@ P503 = err(503, "PortOne is not configured (`portone_not_configured`) or cannot 
 P504 = err(504, "PortOne did not answer within `DockpayPortOneTimeout` (`portone_timeout`).")
 DB503 = err(503, "The database cannot be reached (`database_unavailable`); `Retry-After` is sent.")
 
+Q503 = err(503, "The Docker socket cannot be reached (`docker_unavailable`); or, for a key with a quota, the "
+                "database is down (`database_unavailable`: the usage cannot be counted safely) or another "
+                "create by the key held its quota lock too long (`quota_busy`). `Retry-After` is sent.")
 DOCKER_ERRS = {502: D502, 503: D503, 504: D504}
 PORTONE_ERRS = {409: P409, 422: P422, 502: P502, 503: P503, 504: P504}
 
@@ -822,7 +825,7 @@ OPS = {
                     (413, E413), (415, E415),
                     (422, err(422, "A value is invalid: port, volume or memory spec, restart policy, name, "
                                    "... (`invalid_value`; `detail` and `field` name the field and value).")),
-                    docker=True)),
+                    (503, Q503), docker=True)),
     "containers.inspect": dict(
         tag="containers", summary="Inspect a container",
         description="Docker's inspect object. For keys without the `admin` scope every `Config.Env` entry "
@@ -1041,7 +1044,7 @@ OPS.update({
                     (409, err(409, "A volume of that name belongs to another owner (`volume_exists`).")),
                     (413, E413), (415, E415),
                     (422, err(422, "The name or a driver option is invalid (`invalid_value`).")),
-                    docker=True)),
+                    (503, Q503), docker=True)),
     "volumes.inspect": dict(
         tag="volumes", summary="Inspect a volume",
         params=[p("name", "Volume name.", pattern=r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$", max_len=255)],
@@ -1198,7 +1201,9 @@ OPS.update({
                                    "(`interpolation_not_allowed`), or the compose command failed "
                                    "(`compose_failed`, with its `output`).")),
                     (503, err(503, "The compose command cannot be run (`compose_unavailable`) or Docker is "
-                                   "unreachable (`docker_unavailable`).")),
+                                   "unreachable (`docker_unavailable`); or, for a key with a quota, the "
+                                   "database is down (`database_unavailable`) or another create by the key "
+                                   "held its quota lock too long (`quota_busy`).")),
                     (504, err(504, "The compose command did not finish within `DockpayComposeTimeout` "
                                    "(`compose_timeout`, with its `output`).")),
                     docker=True)),

@@ -159,6 +159,37 @@ static apr_status_t owned_list(json_object **plist, dp_problem_t **pprob, dp_dk_
     return dp_dk_call(plist, NULL, pprob, c, "GET", dp_dk_with_filters(c->pool, path, sep, f), NULL);
 }
 
+/* Takes the key's named lock in the database (held until dp_dk_quota_end): the process mutex
+ * orders this process's threads, the database lock the processes and servers on the database. */
+static apr_status_t quota_db_lock(dp_problem_t **pprob, dp_dk_ctx_t *c)
+{
+    dp_db_t *db;
+    apr_status_t rv;
+    int wait_s = (int)(c->docker_timeout_ms / 1000);
+
+    if (c->db == NULL) {
+        return APR_SUCCESS;   /* no database in this context (unit tests): the process mutex only */
+    }
+    if ((db = c->db(c->db_baton, pprob)) == NULL) {
+        return DP_EPROBLEM;   /* a 503: quotas cannot be counted safely without it */
+    }
+    /* MariaDB's lock names are at most 64 characters: a longer key name shares its lock with
+     * the keys of the same first 50 characters (they only wait for each other) */
+    if ((rv = dp_store_lock(&c->quota_lock, pprob, db,
+                            apr_psprintf(c->pool, "dockpay-quota:%.50s", c->key ? c->key : ""),
+                            wait_s < 10 ? 10 : wait_s)) != APR_SUCCESS) {
+        return rv;
+    }
+    if (c->quota_lock == NULL) {
+        dp_problem_fail(pprob, c->pool, 503, "quota_busy", "another create by this key is still being "
+                        "checked against its quota; try again");
+        if (pprob && *pprob) (*pprob)->retry_after = "1";
+        c->notice = "create refused: the key's quota lock stayed busy";
+        return DP_EPROBLEM;
+    }
+    return APR_SUCCESS;
+}
+
 /* Locks, counts and checks. */
 apr_status_t dp_dk_quota_begin(int *plocked, dp_problem_t **pprob, dp_dk_ctx_t *c, const dp_dk_usage_t *add)
 {
@@ -173,6 +204,9 @@ apr_status_t dp_dk_quota_begin(int *plocked, dp_problem_t **pprob, dp_dk_ctx_t *
     }
     memset(&used, 0, sizeof(used));
     dp_dk_quota_lock(c->key);
+    if ((rv = quota_db_lock(pprob, c)) != APR_SUCCESS) {
+        goto fail;
+    }
     if (add->containers > 0 && (limit->containers > 0 || limit->memory > 0 || limit->nanocpus > 0)) {
         if ((rv = owned_list(&list, pprob, c, "/containers/json?all=1", "&")) != APR_SUCCESS) {
             goto fail;
@@ -194,6 +228,8 @@ apr_status_t dp_dk_quota_begin(int *plocked, dp_problem_t **pprob, dp_dk_ctx_t *
     *plocked = 1;
     return APR_SUCCESS;
 fail:
+    dp_store_unlock(c->quota_lock);
+    c->quota_lock = NULL;
     dp_dk_quota_unlock(c->key);
     return rv;
 }
@@ -202,6 +238,8 @@ fail:
 void dp_dk_quota_end(dp_dk_ctx_t *c, int locked)
 {
     if (locked) {
+        dp_store_unlock(c->quota_lock);
+        c->quota_lock = NULL;
         dp_dk_quota_unlock(c->key);
     }
 }

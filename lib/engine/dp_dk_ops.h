@@ -46,6 +46,8 @@ typedef struct dp_dk_ctx_t {
      * log it as an error (the server's fault) */
     const char *notice;
     int notice_error;
+    /* the key's quota lock in the database while a create is checked and made (dp_dk_quota_*) */
+    dp_store_lock_t *quota_lock;
 } dp_dk_ctx_t;
 
 /* The shapes of most operations: on a named object (a route parameter), on a request body. */
@@ -97,9 +99,11 @@ apr_status_t dp_dk_own_network(json_object **pnet, dp_problem_t **pprob, dp_dk_c
 /* Inspects volume name into *pvol (may be NULL), 404 volume_not_found unless visible. */
 apr_status_t dp_dk_own_volume(json_object **pvol, dp_problem_t **pprob, dp_dk_ctx_t *c, const char *name);
 
-/* Quota check before a create that adds *add: takes the key's lock, counts what the key uses
- * and checks c->limits; on success *plocked says whether the lock is held (release it with
- * dp_dk_quota_end once the engine answered the create), on failure nothing is held. */
+/* Quota check before a create that adds *add: takes the key's lock (a process mutex, then a
+ * named lock in the database, so that every process of every server sharing the database waits
+ * for it; 503 quota_busy when it stays held), counts what the key uses and checks c->limits; on
+ * success *plocked says whether the lock is held (release it with dp_dk_quota_end once the engine
+ * answered the create), on failure nothing is held. */
 apr_status_t dp_dk_quota_begin(int *plocked, dp_problem_t **pprob, dp_dk_ctx_t *c, const dp_dk_usage_t *add);
 
 /* Releases what dp_dk_quota_begin took. */

@@ -11,6 +11,8 @@
 const dp_stmt_def_t dp_store_core_statements[] = {
     { "dockpay_ping", "SELECT 1" },
     { "dockpay_schema_version", "SELECT COALESCE(MAX(version), 0) FROM schema_version" },
+    { "dockpay_lock_get", "SELECT GET_LOCK(%s, %d)" },
+    { "dockpay_lock_release", "SELECT RELEASE_LOCK(%s)" },
     { "dockpay_audit_insert",
       "INSERT INTO audit_log (created_at, key_name, method, path, target, status, request_id) "
       "VALUES (UTC_TIMESTAMP(6), %s, %s, %s, %s, %d, %s)" },
@@ -165,25 +167,20 @@ apr_status_t dp_store_tx_end(dp_problem_t **pprob, dp_tx_t *tx, int commit)
 }
 
 /* Runs a one-value SELECT by label and returns the first column of the first row. */
-static apr_status_t select_one(const char **pval, dp_problem_t **pprob, dp_db_t *db, const char *label)
+static apr_status_t select_one(const char **pval, dp_problem_t **pprob, dp_db_t *db, const char *label,
+                               const void **args)
 {
-    apr_dbd_prepared_t *stmt;
     apr_dbd_results_t *res = NULL;
     apr_dbd_row_t *row = NULL;
     apr_status_t rv;
-    int dbrv;
 
     *pval = NULL;
-    if ((rv = dp_store_stmt(&stmt, pprob, db, label)) != APR_SUCCESS) {
+    if ((rv = dp_store_select(&res, pprob, db, label, args)) != APR_SUCCESS) {
         return rv;
-    }
-    dbrv = apr_dbd_pbselect(db->driver, db->pool, db->handle, &res, stmt, 0, NULL);
-    if (dbrv != 0) {
-        return dp_store_fail(pprob, db, dbrv, label);
     }
     while (apr_dbd_get_row(db->driver, db->pool, res, &row, -1) == 0) {
         if (*pval == NULL) {
-            *pval = apr_pstrdup(db->pool, apr_dbd_get_entry(db->driver, row, 0));
+            *pval = dp_store_col(db, row, 0);
         }
     }
     return APR_SUCCESS;
@@ -193,14 +190,14 @@ static apr_status_t select_one(const char **pval, dp_problem_t **pprob, dp_db_t 
 apr_status_t dp_store_ping(dp_problem_t **pprob, dp_db_t *db)
 {
     const char *v;
-    return select_one(&v, pprob, db, "dockpay_ping");
+    return select_one(&v, pprob, db, "dockpay_ping", NULL);
 }
 
 /* Reads the highest applied schema version. */
 apr_status_t dp_store_schema_version(int *pversion, dp_problem_t **pprob, dp_db_t *db)
 {
     const char *v;
-    apr_status_t rv = select_one(&v, pprob, db, "dockpay_schema_version");
+    apr_status_t rv = select_one(&v, pprob, db, "dockpay_schema_version", NULL);
 
     *pversion = (rv == APR_SUCCESS && v) ? atoi(v) : 0;
     return rv;
@@ -239,4 +236,63 @@ apr_status_t dp_store_select_all(apr_array_header_t **pitems, dp_problem_t **ppr
         APR_ARRAY_PUSH(*pitems, void *) = fn(db, row);
     }
     return APR_SUCCESS;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* named locks: MariaDB's GET_LOCK, held by the connection, seen by every server on the database */
+
+struct dp_store_lock_t {
+    dp_db_t *db;
+    const char *name;
+};
+
+/* Releases the lock (a pool cleanup: also when the request ends without dp_store_unlock). */
+static apr_status_t lock_release(void *data)
+{
+    dp_store_lock_t *lk = data;
+    const void *args[1];
+    const char *v = NULL;
+    dp_problem_t *ignored = NULL;
+
+    args[0] = lk->name;
+    if (select_one(&v, &ignored, lk->db, "dockpay_lock_release", args) != APR_SUCCESS || v == NULL
+        || strcmp(v, "1") != 0) {
+        dp_log_p(lk->db->pool, DP_LOG_WARNING, 0, "database: the lock '%s' was not held at its release "
+                 "(the connection was lost: the database released it)", lk->name);
+    }
+    return APR_SUCCESS;
+}
+
+/* Takes a named lock on the connection. */
+apr_status_t dp_store_lock(dp_store_lock_t **plock, dp_problem_t **pprob, dp_db_t *db, const char *name,
+                           int wait_s)
+{
+    const void *args[2];
+    const char *v = NULL;
+    apr_status_t rv;
+    dp_store_lock_t *lk;
+
+    *plock = NULL;
+    args[0] = name;
+    args[1] = &wait_s;
+    if ((rv = select_one(&v, pprob, db, "dockpay_lock_get", args)) != APR_SUCCESS) {
+        return rv;
+    }
+    if (v == NULL || strcmp(v, "1") != 0) {
+        return APR_SUCCESS;   /* 0: still held elsewhere after wait_s; NULL: the wait was cut short */
+    }
+    lk = apr_palloc(db->pool, sizeof(*lk));
+    lk->db = db;
+    lk->name = apr_pstrdup(db->pool, name);
+    apr_pool_cleanup_register(db->pool, lk, lock_release, apr_pool_cleanup_null);
+    *plock = lk;
+    return APR_SUCCESS;
+}
+
+/* Releases a named lock. */
+void dp_store_unlock(dp_store_lock_t *lock)
+{
+    if (lock) {
+        apr_pool_cleanup_run(lock->db->pool, lock, lock_release);
+    }
 }

@@ -81,6 +81,19 @@ apr_status_t dp_store_ping(dp_problem_t **pprob, dp_db_t *db);
 /* Reads the highest applied schema version. */
 apr_status_t dp_store_schema_version(int *pversion, dp_problem_t **pprob, dp_db_t *db);
 
+/* A database-wide named lock held by one connection (MariaDB GET_LOCK). */
+typedef struct dp_store_lock_t dp_store_lock_t;
+
+/* Takes the named lock (at most 64 characters) on db's connection, waiting up to wait_s seconds;
+ * *plock is NULL when another connection still holds it. The lock is released by
+ * dp_store_unlock, or at the latest when db->pool is cleared, before the connection goes back
+ * to the pool; the database releases it when the connection is lost. */
+apr_status_t dp_store_lock(dp_store_lock_t **plock, dp_problem_t **pprob, dp_db_t *db, const char *name,
+                           int wait_s);
+
+/* Releases a lock taken by dp_store_lock (NULL: nothing to do). */
+void dp_store_unlock(dp_store_lock_t *lock);
+
 /* Writes one audit row for a write request (never a secret in any argument). */
 apr_status_t dp_store_audit(dp_problem_t **pprob, dp_db_t *db, const char *key_name,
                             const char *method, const char *path, const char *target,

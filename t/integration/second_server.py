@@ -29,9 +29,9 @@ class SecondServer(Stack):
     def base_url(self):
         return f"http://127.0.0.1:{self.port}/api/v1"
 
-    def post(self, path, body, headers=None):
-        """POST JSON below /api/v1 with the admin key (and headers)."""
-        h = {"Authorization": f"Bearer {self.keys['admin']}"}
+    def post(self, path, body, headers=None, key=None):
+        """POST JSON below /api/v1 with the key (default: the admin key) and headers."""
+        h = {"Authorization": f"Bearer {key or self.keys['admin']}"}
         h.update(headers or {})
         return requests.post(self.base_url + path, json=body, headers=h, timeout=60)
 

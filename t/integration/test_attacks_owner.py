@@ -477,6 +477,54 @@ def test_quota_concurrent_creates_do_not_overshoot(api, stack, quota_made):
     assert st == 200 and len(cs) == 2, cs
 
 
+def test_quota_concurrent_creates_on_two_servers_do_not_overshoot(api, stack, quota_made):
+    # with one of its two containers made, the key sends eight creates at once, half to each of
+    # two httpd servers on one database (as to the processes of one server): each server alone
+    # would count one used and let one through; the key's lock is in the database, so one passes.
+    # Four rounds (the one that passed is removed after each), as one round may not overlap.
+    import threading
+    from conftest import Api
+    from second_server import second_server
+
+    assert qcreate(api, stack, quota_made, memory="16m").status_code == 201
+    first = quota_made["containers"][-1]
+    listed = '/containers/json?all=1&filters={"label":["dockpay.key=docker_quota"]}'
+    with second_server(stack) as two:
+        for _ in range(4):
+            go = threading.Barrier(8)
+            results = [None] * 8
+
+            def one(i):
+                name = uniq("dpq")
+                quota_made["containers"].append(name)
+                body = {"image": IMAGE, "name": name, "cmd": ["sleep", "60"], "memory": "16m"}
+                a = Api(stack)
+                go.wait()
+                try:
+                    if i % 2:
+                        results[i] = two.post("/containers", body, key=stack.keys["docker_quota"])
+                    else:
+                        results[i] = a.post("/containers", key=stack.keys["docker_quota"], json=body)
+                finally:
+                    a.session.close()
+
+            ts = [threading.Thread(target=one, args=(i,)) for i in range(8)]
+            for t in ts:
+                t.start()
+            for t in ts:
+                t.join()
+            codes = sorted(r.status_code for r in results)
+            st, cs = stack.docker_api("GET", listed)
+            assert codes == [201] + [403] * 7, ([r.text for r in results], [c["Names"] for c in cs])
+            for r in results:
+                if r.status_code == 403:
+                    assert r.json()["code"] == "quota_exceeded" and r.json()["quota"] == "containers"
+            assert st == 200 and len(cs) == 2, cs
+            for c in cs:
+                if c["Names"] != ["/" + first]:
+                    stack.docker("rm", "-f", c["Id"])
+
+
 def test_server_default_quota_applies_to_non_admin_keys_only(api, stack, world, quota_made):
     stack.restart_httpd(extra_conf="DockpayQuotaContainers 1\nDockpayQuotaMemory unlimited")
     try:

@@ -9,6 +9,7 @@ import time
 import pytest
 
 from conftest import assert_problem
+from containers_util import IMAGE, uniq
 from harness import pid_alive, read_pid, wait_for
 
 
@@ -66,6 +67,12 @@ def test_database_stopped_db_routes_503_promptly_then_recover(api, stack):
             assert took < 5, f"GET /payments took {took:.1f}s with the database down"
             assert_problem(r, 503)
             assert r.headers.get("Retry-After", "").isdigit(), r.headers
+        # a key with a quota cannot create: its usage is counted under a lock in the database
+        name = uniq("dpfq")
+        r = api.post("/containers", key=stack.keys["docker_quota"],
+                     json={"image": IMAGE, "name": name, "memory": "16m"})
+        assert_problem(r, 503, "database_unavailable")
+        assert stack.docker_api("GET", f"/containers/{name}/json")[0] == 404, "created without its quota"
     finally:
         stack.start_db()
     wait_for(lambda: api.get("/payments").status_code == 200, 30, "GET /payments to recover")
