@@ -136,26 +136,6 @@ dp_billing_outcome_t dp_billing_decide(dp_billing_state_t *pnext, const dp_billi
 /* ------------------------------------------------------------------------------------------ */
 /* events */
 
-/* Returns the first row's column col as a string in db->pool (NULL: no row or SQL NULL), reading
- * the whole result. */
-static const char *first_col(dp_db_t *db, apr_dbd_results_t *res, int col, int *pfound)
-{
-    apr_dbd_row_t *row = NULL;
-    const char *v = NULL;
-    int found = 0;
-
-    while (apr_dbd_get_row(db->driver, db->pool, res, &row, -1) == 0) {
-        if (!found) {
-            v = dp_store_col(db, row, col);
-            found = 1;
-        }
-    }
-    if (pfound) {
-        *pfound = found;
-    }
-    return v;
-}
-
 /* Clips s to n bytes (ASCII event keys and reasons that must fit their columns). */
 static const char *clip(apr_pool_t *p, const char *s, apr_size_t n)
 {
@@ -210,11 +190,10 @@ static apr_status_t apply(dp_billing_outcome_t *poutcome, dp_problem_t **pprob, 
     memset(&cur, 0, sizeof(cur));
     while (apr_dbd_get_row(db->driver, db->pool, res, &row, -1) == 0) {
         if (!found) {
-            const char *v;
             found = 1;
             dp_billing_state_parse(&cur.state, dp_store_col(db, row, 0));
-            cur.last_event_at = (v = dp_store_col(db, row, 1)) ? apr_atoi64(v) : 0;
-            cur.last_period = (v = dp_store_col(db, row, 2)) ? apr_atoi64(v) : 0;
+            cur.last_event_at = dp_store_col_int(db, row, 1);
+            cur.last_period = dp_store_col_int(db, row, 2);
         }
     }
     outcome = dp_billing_decide(&next, &cur, ev, event_at, period);
@@ -305,9 +284,8 @@ apr_status_t dp_billing_on_payment(dp_billing_outcome_t *poutcome, dp_problem_t 
         return rv;
     }
     while (apr_dbd_get_row(db->driver, db->pool, res, &row, -1) == 0) {
-        const char *v = dp_store_col(db, row, 1);
         sched_cu = dp_store_col(db, row, 0);
-        period = v ? apr_atoi64(v) : 0;
+        period = dp_store_col_int(db, row, 1);
     }
     if (customer_uid == NULL || *customer_uid == '\0') {
         customer_uid = sched_cu;
@@ -366,10 +344,9 @@ apr_status_t dp_billing_on_unschedule(dp_problem_t **pprob, dp_db_t *db, const c
         return rv;
     }
     while (apr_dbd_get_row(db->driver, db->pool, res, &row, -1) == 0) {
-        const char *v;
-        scheduled = (v = dp_store_col(db, row, 0)) ? apr_atoi64(v) : 0;
-        last_paid = (v = dp_store_col(db, row, 1)) ? apr_atoi64(v) : 0;
-        last_passed = (v = dp_store_col(db, row, 2)) ? apr_atoi64(v) : 0;
+        scheduled = dp_store_col_int(db, row, 0);
+        last_paid = dp_store_col_int(db, row, 1);
+        last_passed = dp_store_col_int(db, row, 2);
     }
     if (scheduled > 0 || (last_paid > 0 && last_paid >= last_passed)) {
         return APR_SUCCESS;   /* still scheduled, or the current period is paid */
@@ -439,59 +416,36 @@ apr_status_t dp_billing_unbind(int *pfound, dp_problem_t **pprob, dp_db_t *db, c
     return rv;
 }
 
-/* Builds a binding from a row of bill_binding_get / bill_bindings_of. */
-static dp_billing_binding_t *binding_of(dp_db_t *db, apr_dbd_row_t *row)
+/* Builds a binding from a row of bill_binding_get / bill_bindings_of (a dp_store_row_fn). */
+static void *binding_of(dp_db_t *db, apr_dbd_row_t *row)
 {
     dp_billing_binding_t *b = apr_pcalloc(db->pool, sizeof(*b));
-    const char *v;
 
     b->kind = dp_store_col(db, row, 0);
     b->object = dp_store_col(db, row, 1);
     b->customer_uid = dp_store_col(db, row, 2);
     b->key_name = dp_store_col(db, row, 3);
-    b->created_at = (v = dp_store_col(db, row, 4)) ? apr_atoi64(v) : 0;
+    b->created_at = dp_store_col_int(db, row, 4);
     return b;
 }
 
 apr_status_t dp_billing_binding_get(dp_billing_binding_t **pb, dp_problem_t **pprob, dp_db_t *db,
                                     const char *kind, const char *object)
 {
-    apr_dbd_results_t *res = NULL;
-    apr_dbd_row_t *row = NULL;
     const void *args[2];
-    apr_status_t rv;
 
-    *pb = NULL;
     args[0] = kind;
     args[1] = object;
-    if ((rv = dp_store_select(&res, pprob, db, "bill_binding_get", args)) != APR_SUCCESS) {
-        return rv;
-    }
-    while (apr_dbd_get_row(db->driver, db->pool, res, &row, -1) == 0) {
-        if (*pb == NULL) {
-            *pb = binding_of(db, row);
-        }
-    }
-    return APR_SUCCESS;
+    return dp_store_select_first((void **)pb, pprob, db, "bill_binding_get", args, binding_of);
 }
 
 apr_status_t dp_billing_bindings_of(apr_array_header_t **plist, dp_problem_t **pprob, dp_db_t *db,
                                     const char *customer_uid)
 {
-    apr_dbd_results_t *res = NULL;
-    apr_dbd_row_t *row = NULL;
     const void *args[1];
-    apr_status_t rv;
 
-    *plist = apr_array_make(db->pool, 4, sizeof(dp_billing_binding_t *));
     args[0] = customer_uid;
-    if ((rv = dp_store_select(&res, pprob, db, "bill_bindings_of", args)) != APR_SUCCESS) {
-        return rv;
-    }
-    while (apr_dbd_get_row(db->driver, db->pool, res, &row, -1) == 0) {
-        APR_ARRAY_PUSH(*plist, dp_billing_binding_t *) = binding_of(db, row);
-    }
-    return APR_SUCCESS;
+    return dp_store_select_all(plist, pprob, db, "bill_bindings_of", args, binding_of);
 }
 
 apr_status_t dp_billing_get(dp_billing_rec_t *prec, dp_problem_t **pprob, dp_db_t *db,
@@ -510,18 +464,17 @@ apr_status_t dp_billing_get(dp_billing_rec_t *prec, dp_problem_t **pprob, dp_db_
         return rv;
     }
     while (apr_dbd_get_row(db->driver, db->pool, res, &row, -1) == 0) {
-        const char *v;
         if (prec->exists) {
             continue;
         }
         prec->exists = 1;
         dp_billing_state_parse(&prec->state, dp_store_col(db, row, 0));
-        prec->since = (v = dp_store_col(db, row, 1)) ? apr_atoi64(v) : 0;
+        prec->since = dp_store_col_int(db, row, 1);
         prec->reason = dp_store_col(db, row, 2);
-        prec->grace_until = (v = dp_store_col(db, row, 3)) ? apr_atoi64(v) : 0;
+        prec->grace_until = dp_store_col_int(db, row, 3);
         prec->enforced = dp_store_col(db, row, 4);
         prec->last_event_key = dp_store_col(db, row, 5);
-        prec->version = (v = dp_store_col(db, row, 6)) ? apr_atoi64(v) : 0;
+        prec->version = dp_store_col_int(db, row, 6);
     }
     return APR_SUCCESS;
 }
@@ -529,19 +482,14 @@ apr_status_t dp_billing_get(dp_billing_rec_t *prec, dp_problem_t **pprob, dp_db_
 apr_status_t dp_billing_customer_known(int *pexists, dp_problem_t **pprob, dp_db_t *db,
                                        const char *customer_uid)
 {
-    apr_dbd_results_t *res = NULL;
     const void *args[1];
-    const char *v;
+    const char *v = NULL;
     apr_status_t rv;
 
-    *pexists = 0;
     args[0] = customer_uid;
-    if ((rv = dp_store_select(&res, pprob, db, "bill_key_live", args)) != APR_SUCCESS) {
-        return rv;
-    }
-    v = first_col(db, res, 0, NULL);
+    rv = dp_store_select_value(&v, pprob, db, "bill_key_live", args);
     *pexists = v && apr_atoi64(v) > 0;
-    return APR_SUCCESS;
+    return rv;
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -649,7 +597,6 @@ apr_status_t dp_billing_restore_done(int *pdone, dp_problem_t **pprob, dp_db_t *
     const void *args[2];
     apr_status_t rv;
     int n = 0;
-
     dp_tx_t *tx = NULL;
 
     *pdone = 0;

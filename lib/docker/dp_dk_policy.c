@@ -983,6 +983,27 @@ static apr_status_t v_strarr(bctx_t *c, const spec_t *s, json_object *v, const c
     return APR_SUCCESS;
 }
 
+/* Checks item i of a string array (field names the array); non-success is its problem. */
+typedef apr_status_t item_fn(bctx_t *c, const spec_t *s, const char *item, const char *field, apr_size_t i);
+
+/* An array of strings (v_strarr) whose every item passes check. */
+static apr_status_t strarr_each(bctx_t *c, const spec_t *s, json_object *v, const char *field,
+                                json_object *parent, const char *key, item_fn *check)
+{
+    apr_size_t i;
+    apr_status_t rv;
+
+    if ((rv = v_strarr(c, s, v, field, parent, key)) != APR_SUCCESS) {
+        return rv;
+    }
+    for (i = 0; i < json_object_array_length(v); ++i) {
+        if ((rv = check(c, s, arr_str(v, i), field, i)) != APR_SUCCESS) {
+            return rv;
+        }
+    }
+    return APR_SUCCESS;
+}
+
 /* an object of strings (Labels, LogConfig.Config, driver options, Tmpfs) */
 static apr_status_t v_strmap(bctx_t *c, const spec_t *s, json_object *v, const char *field,
                              json_object *parent, const char *key)
@@ -1171,22 +1192,20 @@ static apr_status_t v_argv(bctx_t *c, const spec_t *s, json_object *v, const cha
     return v_strarr(c, s, v, field, parent, key);
 }
 
+/* Env: KEY=VALUE */
+static apr_status_t env_item(bctx_t *c, const spec_t *s, const char *e, const char *field, apr_size_t i)
+{
+    (void)s;
+    if (e[0] == '=' || e[0] == '\0') {
+        return bad_value(c->pprob, c->p, idx(c->p, field, i), "'%s' is not KEY=VALUE", e);
+    }
+    return APR_SUCCESS;
+}
+
 static apr_status_t v_env(bctx_t *c, const spec_t *s, json_object *v, const char *field,
                           json_object *parent, const char *key)
 {
-    apr_size_t i;
-    apr_status_t rv;
-
-    if ((rv = v_strarr(c, s, v, field, parent, key)) != APR_SUCCESS) {
-        return rv;
-    }
-    for (i = 0; i < json_object_array_length(v); ++i) {
-        const char *e = arr_str(v, i);
-        if (e[0] == '=' || e[0] == '\0') {
-            return bad_value(c->pprob, c->p, idx(c->p, field, i), "'%s' is not KEY=VALUE", e);
-        }
-    }
-    return APR_SUCCESS;
+    return strarr_each(c, s, v, field, parent, key, env_item);
 }
 
 /* Parses a port key "80", "80/tcp", "53/udp", "9/sctp" into "N/proto"; NULL when malformed. */
@@ -1296,20 +1315,27 @@ static apr_status_t v_nsmode(bctx_t *c, const spec_t *s, json_object *v, const c
 }
 
 /* CapAdd (only DockpayCapAllow) and Capabilities (Docker's defaults or DockpayCapAllow) */
+static apr_status_t cap_item(bctx_t *c, const spec_t *s, const char *cap, const char *field, apr_size_t i)
+{
+    if (!cap_in(cap, s->values, c->pol->caps)) {
+        return deny(c->pprob, c->p, idx(c->p, field, i), "the capability '%s' is not in DockpayCapAllow", cap);
+    }
+    return APR_SUCCESS;
+}
+
 static apr_status_t v_caps(bctx_t *c, const spec_t *s, json_object *v, const char *field,
                            json_object *parent, const char *key)
 {
-    apr_size_t i;
-    apr_status_t rv;
+    return strarr_each(c, s, v, field, parent, key, cap_item);
+}
 
-    if ((rv = v_strarr(c, s, v, field, parent, key)) != APR_SUCCESS) {
-        return rv;
-    }
-    for (i = 0; i < json_object_array_length(v); ++i) {
-        if (!cap_in(arr_str(v, i), s->values, c->pol->caps)) {
-            return deny(c->pprob, c->p, idx(c->p, field, i), "the capability '%s' is not in DockpayCapAllow",
-                        arr_str(v, i));
-        }
+/* SecurityOpt: only no-new-privileges, which only takes privileges away */
+static apr_status_t secopt_item(bctx_t *c, const spec_t *s, const char *o, const char *field, apr_size_t i)
+{
+    if (!relaxed(c, s) && strcmp(o, "no-new-privileges") && strcmp(o, "no-new-privileges:true")
+        && strcmp(o, "no-new-privileges=true")) {
+        return deny(c->pprob, c->p, idx(c->p, field, i), "security options other than no-new-privileges "
+                    "are not allowed ('%s'; DockpayPolicyAllow security-opt)", o);
     }
     return APR_SUCCESS;
 }
@@ -1317,22 +1343,7 @@ static apr_status_t v_caps(bctx_t *c, const spec_t *s, json_object *v, const cha
 static apr_status_t v_secopt(bctx_t *c, const spec_t *s, json_object *v, const char *field,
                              json_object *parent, const char *key)
 {
-    apr_size_t i;
-    apr_status_t rv;
-
-    if ((rv = v_strarr(c, s, v, field, parent, key)) != APR_SUCCESS) {
-        return rv;
-    }
-    for (i = 0; i < json_object_array_length(v) && !relaxed(c, s); ++i) {
-        const char *o = arr_str(v, i);
-        /* no-new-privileges only takes privileges away */
-        if (strcmp(o, "no-new-privileges") && strcmp(o, "no-new-privileges:true")
-            && strcmp(o, "no-new-privileges=true")) {
-            return deny(c->pprob, c->p, idx(c->p, field, i), "security options other than no-new-privileges "
-                        "are not allowed ('%s'; DockpayPolicyAllow security-opt)", o);
-        }
-    }
-    return APR_SUCCESS;
+    return strarr_each(c, s, v, field, parent, key, secopt_item);
 }
 
 /* Dns: IP addresses */
@@ -1342,21 +1353,19 @@ static int ip_ok(const char *s)
     return inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1;
 }
 
+static apr_status_t ip_item(bctx_t *c, const spec_t *s, const char *ip, const char *field, apr_size_t i)
+{
+    (void)s;
+    if (!ip_ok(ip)) {
+        return bad_value(c->pprob, c->p, idx(c->p, field, i), "'%s' is not an IP address", ip);
+    }
+    return APR_SUCCESS;
+}
+
 static apr_status_t v_ips(bctx_t *c, const spec_t *s, json_object *v, const char *field,
                           json_object *parent, const char *key)
 {
-    apr_size_t i;
-    apr_status_t rv;
-
-    if ((rv = v_strarr(c, s, v, field, parent, key)) != APR_SUCCESS) {
-        return rv;
-    }
-    for (i = 0; i < json_object_array_length(v); ++i) {
-        if (!ip_ok(arr_str(v, i))) {
-            return bad_value(c->pprob, c->p, idx(c->p, field, i), "'%s' is not an IP address", arr_str(v, i));
-        }
-    }
-    return APR_SUCCESS;
+    return strarr_each(c, s, v, field, parent, key, ip_item);
 }
 
 static apr_status_t v_ip(bctx_t *c, const spec_t *s, json_object *v, const char *field,
@@ -1374,22 +1383,19 @@ static apr_status_t v_ip(bctx_t *c, const spec_t *s, json_object *v, const char 
 }
 
 /* DnsOptions, DnsSearch, ExtraHosts, GroupAdd, CapDrop: strings without spaces or controls */
+static apr_status_t word_item(bctx_t *c, const spec_t *s, const char *w, const char *field, apr_size_t i)
+{
+    (void)s;
+    if (!*w || !printable(w) || strchr(w, ' ')) {
+        return bad_value(c->pprob, c->p, idx(c->p, field, i), "'%s' is not allowed here", w);
+    }
+    return APR_SUCCESS;
+}
+
 static apr_status_t v_words(bctx_t *c, const spec_t *s, json_object *v, const char *field,
                             json_object *parent, const char *key)
 {
-    apr_size_t i;
-    apr_status_t rv;
-
-    if ((rv = v_strarr(c, s, v, field, parent, key)) != APR_SUCCESS) {
-        return rv;
-    }
-    for (i = 0; i < json_object_array_length(v); ++i) {
-        const char *w = arr_str(v, i);
-        if (!*w || !printable(w) || strchr(w, ' ')) {
-            return bad_value(c->pprob, c->p, idx(c->p, field, i), "'%s' is not allowed here", w);
-        }
-    }
-    return APR_SUCCESS;
+    return strarr_each(c, s, v, field, parent, key, word_item);
 }
 
 /* CpusetCpus, CpusetMems: "0-3,5" */

@@ -109,6 +109,13 @@ const char *dp_store_col(dp_db_t *db, apr_dbd_row_t *row, int col)
     return v ? apr_pstrdup(db->pool, v) : NULL;
 }
 
+/* Returns column col of row as an integer. */
+apr_int64_t dp_store_col_int(dp_db_t *db, apr_dbd_row_t *row, int col)
+{
+    const char *v = apr_dbd_get_entry(db->driver, row, col);
+    return v ? apr_atoi64(v) : 0;
+}
+
 struct dp_tx_t {
     dp_db_t *db;
     apr_dbd_transaction_t *tx;
@@ -166,38 +173,35 @@ apr_status_t dp_store_tx_end(dp_problem_t **pprob, dp_tx_t *tx, int commit)
     return APR_SUCCESS;
 }
 
-/* Runs a one-value SELECT by label and returns the first column of the first row. */
-static apr_status_t select_one(const char **pval, dp_problem_t **pprob, dp_db_t *db, const char *label,
-                               const void **args)
+/* The first column of a row as a string (a dp_store_row_fn). */
+static void *first_col(dp_db_t *db, apr_dbd_row_t *row)
 {
-    apr_dbd_results_t *res = NULL;
-    apr_dbd_row_t *row = NULL;
-    apr_status_t rv;
+    return (void *)dp_store_col(db, row, 0);
+}
 
-    *pval = NULL;
-    if ((rv = dp_store_select(&res, pprob, db, label, args)) != APR_SUCCESS) {
-        return rv;
-    }
-    while (apr_dbd_get_row(db->driver, db->pool, res, &row, -1) == 0) {
-        if (*pval == NULL) {
-            *pval = dp_store_col(db, row, 0);
-        }
-    }
-    return APR_SUCCESS;
+/* Runs a one-value SELECT by label and returns the first column of the first row. */
+apr_status_t dp_store_select_value(const char **pval, dp_problem_t **pprob, dp_db_t *db, const char *label,
+                                   const void **args)
+{
+    void *v = NULL;
+    apr_status_t rv = dp_store_select_first(&v, pprob, db, label, args, first_col);
+
+    *pval = v;
+    return rv;
 }
 
 /* Checks that the connection answers. */
 apr_status_t dp_store_ping(dp_problem_t **pprob, dp_db_t *db)
 {
     const char *v;
-    return select_one(&v, pprob, db, "dockpay_ping", NULL);
+    return dp_store_select_value(&v, pprob, db, "dockpay_ping", NULL);
 }
 
 /* Reads the highest applied schema version. */
 apr_status_t dp_store_schema_version(int *pversion, dp_problem_t **pprob, dp_db_t *db)
 {
     const char *v;
-    apr_status_t rv = select_one(&v, pprob, db, "dockpay_schema_version", NULL);
+    apr_status_t rv = dp_store_select_value(&v, pprob, db, "dockpay_schema_version", NULL);
 
     *pversion = (rv == APR_SUCCESS && v) ? atoi(v) : 0;
     return rv;
@@ -220,22 +224,43 @@ apr_status_t dp_store_audit(dp_problem_t **pprob, dp_db_t *db, const char *key_n
     return dp_store_exec(NULL, pprob, db, "dockpay_audit_insert", args);
 }
 
-/* Runs a SELECT and collects every row through fn (see dp_store.h). */
-apr_status_t dp_store_select_all(apr_array_header_t **pitems, dp_problem_t **pprob, dp_db_t *db,
-                                 const char *label, const void **args, dp_store_row_fn *fn)
+/* Runs a SELECT and makes a record of each row with fn: into items, or only the first into *pfirst
+ * (items NULL); the result is always read to the end. */
+static apr_status_t select_rows(apr_array_header_t *items, void **pfirst, dp_problem_t **pprob, dp_db_t *db,
+                                const char *label, const void **args, dp_store_row_fn *fn)
 {
     apr_dbd_results_t *res = NULL;
     apr_dbd_row_t *row = NULL;
     apr_status_t rv;
 
-    *pitems = apr_array_make(db->pool, 8, sizeof(void *));
     if ((rv = dp_store_select(&res, pprob, db, label, args)) != APR_SUCCESS) {
         return rv;
     }
     while (apr_dbd_get_row(db->driver, db->pool, res, &row, -1) == 0) {
-        APR_ARRAY_PUSH(*pitems, void *) = fn(db, row);
+        if (items) {
+            APR_ARRAY_PUSH(items, void *) = fn(db, row);
+        }
+        else if (*pfirst == NULL) {
+            *pfirst = fn(db, row);
+        }
     }
     return APR_SUCCESS;
+}
+
+/* Runs a SELECT and collects every row through fn (see dp_store.h). */
+apr_status_t dp_store_select_all(apr_array_header_t **pitems, dp_problem_t **pprob, dp_db_t *db,
+                                 const char *label, const void **args, dp_store_row_fn *fn)
+{
+    *pitems = apr_array_make(db->pool, 8, sizeof(void *));
+    return select_rows(*pitems, NULL, pprob, db, label, args, fn);
+}
+
+/* Runs a SELECT and makes a record of its first row through fn (see dp_store.h). */
+apr_status_t dp_store_select_first(void **prec, dp_problem_t **pprob, dp_db_t *db, const char *label,
+                                   const void **args, dp_store_row_fn *fn)
+{
+    *prec = NULL;
+    return select_rows(NULL, prec, pprob, db, label, args, fn);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -255,7 +280,7 @@ static apr_status_t lock_release(void *data)
     dp_problem_t *ignored = NULL;
 
     args[0] = lk->name;
-    if (select_one(&v, &ignored, lk->db, "dockpay_lock_release", args) != APR_SUCCESS || v == NULL
+    if (dp_store_select_value(&v, &ignored, lk->db, "dockpay_lock_release", args) != APR_SUCCESS || v == NULL
         || strcmp(v, "1") != 0) {
         dp_log_p(lk->db->pool, DP_LOG_WARNING, 0, "database: the lock '%s' was not held at its release "
                  "(the connection was lost: the database released it)", lk->name);
@@ -275,7 +300,7 @@ apr_status_t dp_store_lock(dp_store_lock_t **plock, dp_problem_t **pprob, dp_db_
     *plock = NULL;
     args[0] = name;
     args[1] = &wait_s;
-    if ((rv = select_one(&v, pprob, db, "dockpay_lock_get", args)) != APR_SUCCESS) {
+    if ((rv = dp_store_select_value(&v, pprob, db, "dockpay_lock_get", args)) != APR_SUCCESS) {
         return rv;
     }
     if (v == NULL || strcmp(v, "1") != 0) {

@@ -64,8 +64,21 @@ typedef void *dp_store_row_fn(dp_db_t *db, apr_dbd_row_t *row);
 apr_status_t dp_store_select_all(apr_array_header_t **pitems, dp_problem_t **pprob, dp_db_t *db,
                                  const char *label, const void **args, dp_store_row_fn *fn);
 
+/* Runs a SELECT by label and makes *prec of its first row with fn (NULL when there is none);
+ * the result is read to the end. */
+apr_status_t dp_store_select_first(void **prec, dp_problem_t **pprob, dp_db_t *db, const char *label,
+                                   const void **args, dp_store_row_fn *fn);
+
+/* Runs a one-value SELECT by label: *pval is the first column of its first row (NULL when there
+ * is none or it is SQL NULL). */
+apr_status_t dp_store_select_value(const char **pval, dp_problem_t **pprob, dp_db_t *db, const char *label,
+                                   const void **args);
+
 /* Returns column col of row as a string in db->pool (NULL for SQL NULL). */
 const char *dp_store_col(dp_db_t *db, apr_dbd_row_t *row, int col);
+
+/* Returns column col of row as an integer (0 for SQL NULL). */
+apr_int64_t dp_store_col_int(dp_db_t *db, apr_dbd_row_t *row, int col);
 
 typedef struct dp_tx_t dp_tx_t;
 

@@ -27,20 +27,10 @@ const dp_stmt_def_t dp_store_img_statements[] = {
 /* Reads the owner of ref. */
 apr_status_t dp_store_img_owner(const char **powner, dp_problem_t **pprob, dp_db_t *db, const char *ref)
 {
-    apr_dbd_results_t *res = NULL;
-    apr_dbd_row_t *row = NULL;
     const void *args[1];
-    apr_status_t rv;
 
-    *powner = NULL;
     args[0] = ref;
-    if ((rv = dp_store_select(&res, pprob, db, "img_owner_get", args)) != APR_SUCCESS) {
-        return rv;
-    }
-    while (apr_dbd_get_row(db->driver, db->pool, res, &row, -1) == 0) {
-        *powner = dp_store_col(db, row, 0);
-    }
-    return APR_SUCCESS;
+    return dp_store_select_value(powner, pprob, db, "img_owner_get", args);
 }
 
 /* Claims ref for key. */

@@ -97,8 +97,7 @@ apr_status_t dp_store_outbox_due(apr_array_header_t **pids, dp_problem_t **pprob
         return rv;
     }
     while (apr_dbd_get_row(db->driver, db->pool, res, &row, -1) == 0) {
-        const char *v = apr_dbd_get_entry(db->driver, row, 0);
-        APR_ARRAY_PUSH(*pids, apr_int64_t) = v ? apr_atoi64(v) : 0;
+        APR_ARRAY_PUSH(*pids, apr_int64_t) = dp_store_col_int(db, row, 0);
     }
     return APR_SUCCESS;
 }
@@ -123,18 +122,15 @@ apr_status_t dp_store_outbox_claim(int *pclaimed, dp_problem_t **pprob, dp_db_t 
 static void *row_to_rec(dp_db_t *db, apr_dbd_row_t *row)
 {
     dp_outbox_rec_t *r = apr_pcalloc(db->pool, sizeof(*r));
-    const char *v;
     int c = 0;
 
-    v = apr_dbd_get_entry(db->driver, row, c++);
-    r->id = v ? apr_atoi64(v) : 0;
+    r->id = dp_store_col_int(db, row, c++);
     r->event_id = dp_store_col(db, row, c++);
     r->type = dp_store_col(db, row, c++);
     r->order_key = dp_store_col(db, row, c++);
     r->payload = dp_store_col(db, row, c++);
     r->state = dp_store_col(db, row, c++);
-    v = apr_dbd_get_entry(db->driver, row, c++);
-    r->attempts = v ? atoi(v) : 0;
+    r->attempts = (int)dp_store_col_int(db, row, c++);
     r->next_attempt_at = dp_store_col(db, row, c++);
     r->created_at = dp_store_col(db, row, c++);
     r->delivered_at = dp_store_col(db, row, c++);
@@ -152,17 +148,7 @@ static apr_status_t select_recs(apr_array_header_t **pitems, dp_problem_t **ppro
 static apr_status_t select_one(dp_outbox_rec_t **prec, dp_problem_t **pprob, dp_db_t *db,
                                const char *label, const void **args)
 {
-    apr_array_header_t *items;
-    apr_status_t rv;
-
-    *prec = NULL;
-    if ((rv = select_recs(&items, pprob, db, label, args)) != APR_SUCCESS) {
-        return rv;
-    }
-    if (items->nelts > 0) {
-        *prec = APR_ARRAY_IDX(items, 0, dp_outbox_rec_t *);
-    }
-    return APR_SUCCESS;
+    return dp_store_select_first((void **)prec, pprob, db, label, args, row_to_rec);
 }
 
 /* Reads the event of row id. */
@@ -246,8 +232,7 @@ apr_status_t dp_store_outbox_list(apr_array_header_t **pitems, apr_int64_t *ptot
         return rv;
     }
     while (apr_dbd_get_row(db->driver, db->pool, res, &row, -1) == 0) {
-        const char *v = apr_dbd_get_entry(db->driver, row, 0);
-        *ptotal = v ? apr_atoi64(v) : 0;
+        *ptotal = dp_store_col_int(db, row, 0);
     }
     return select_recs(pitems, pprob, db, "dockpay_outbox_list", args);
 }

@@ -62,28 +62,20 @@ const dp_stmt_def_t dp_store_pay_statements[] = {
     { NULL, NULL }
 };
 
-static apr_int64_t col_int(dp_db_t *db, apr_dbd_row_t *row, int col, int *pnull)
-{
-    const char *v = apr_dbd_get_entry(db->driver, row, col);
-
-    if (pnull) *pnull = (v == NULL);
-    return v ? apr_atoi64(v) : 0;
-}
-
 /* Makes a record of one row selected with PAY_COLS. */
 static void *row_to_rec(dp_db_t *db, apr_dbd_row_t *row)
 {
     dp_pay_rec_t *r = apr_pcalloc(db->pool, sizeof(*r));
-    int null = 0, c = 0;
+    int c = 0;
 
     r->merchant_uid = dp_store_col(db, row, c++);
     r->imp_uid = dp_store_col(db, row, c++);
-    r->prepared_amount = col_int(db, row, c++, &null);
-    r->has_prepared = !null;
-    r->prepared_at_portone = (int)col_int(db, row, c++, NULL);
-    r->amount = col_int(db, row, c++, &null);
-    r->has_amount = !null;
-    r->cancelled_amount = col_int(db, row, c++, NULL);
+    r->has_prepared = apr_dbd_get_entry(db->driver, row, c) != NULL;
+    r->prepared_amount = dp_store_col_int(db, row, c++);
+    r->prepared_at_portone = (int)dp_store_col_int(db, row, c++);
+    r->has_amount = apr_dbd_get_entry(db->driver, row, c) != NULL;
+    r->amount = dp_store_col_int(db, row, c++);
+    r->cancelled_amount = dp_store_col_int(db, row, c++);
     r->currency = dp_store_col(db, row, c++);
     r->status = dp_store_col(db, row, c++);
     r->method = dp_store_col(db, row, c++);
@@ -93,13 +85,13 @@ static void *row_to_rec(dp_db_t *db, apr_dbd_row_t *row)
     r->vbank_name = dp_store_col(db, row, c++);
     r->vbank_num = dp_store_col(db, row, c++);
     r->vbank_holder = dp_store_col(db, row, c++);
-    r->vbank_due = col_int(db, row, c++, NULL);
+    r->vbank_due = dp_store_col_int(db, row, c++);
     r->buyer_name = dp_store_col(db, row, c++);
     r->buyer_email = dp_store_col(db, row, c++);
     r->buyer_tel = dp_store_col(db, row, c++);
-    r->paid_at = col_int(db, row, c++, NULL);
-    r->failed_at = col_int(db, row, c++, NULL);
-    r->cancelled_at = col_int(db, row, c++, NULL);
+    r->paid_at = dp_store_col_int(db, row, c++);
+    r->failed_at = dp_store_col_int(db, row, c++);
+    r->cancelled_at = dp_store_col_int(db, row, c++);
     r->created_at = dp_store_col(db, row, c++);
     r->updated_at = dp_store_col(db, row, c++);
     return r;
@@ -115,19 +107,10 @@ static apr_status_t select_recs(apr_array_header_t **pitems, dp_problem_t **ppro
 static apr_status_t select_one_rec(dp_pay_rec_t **prec, dp_problem_t **pprob, dp_db_t *db,
                                    const char *label, const char *key)
 {
-    apr_array_header_t *items;
     const void *args[1];
-    apr_status_t rv;
 
     args[0] = key;
-    *prec = NULL;
-    if ((rv = select_recs(&items, pprob, db, label, args)) != APR_SUCCESS) {
-        return rv;
-    }
-    if (items->nelts > 0) {
-        *prec = APR_ARRAY_IDX(items, 0, dp_pay_rec_t *);
-    }
-    return APR_SUCCESS;
+    return dp_store_select_first((void **)prec, pprob, db, label, args, row_to_rec);
 }
 
 /* Reads the order of merchant_uid. */
@@ -272,7 +255,7 @@ apr_status_t dp_store_pay_list(apr_array_header_t **pitems, apr_int64_t *ptotal,
         return rv;
     }
     while (apr_dbd_get_row(db->driver, db->pool, res, &row, -1) == 0) {
-        *ptotal = col_int(db, row, 0, NULL);
+        *ptotal = dp_store_col_int(db, row, 0);
     }
     return select_recs(pitems, pprob, db, status ? "dockpay_pay_list_status" : "dockpay_pay_list", args);
 }

@@ -73,13 +73,6 @@ const dp_stmt_def_t dp_store_rec_statements[] = {
     { NULL, NULL }
 };
 
-static apr_int64_t col_int(dp_db_t *db, apr_dbd_row_t *row, int col)
-{
-    const char *v = apr_dbd_get_entry(db->driver, row, col);
-
-    return v ? apr_atoi64(v) : 0;
-}
-
 /* Records a received webhook or counts one more delivery. */
 apr_status_t dp_store_rec_intake(int *pnew, dp_problem_t **pprob, dp_db_t *db, const char *dedupe_key,
                                  const char *source_ip, const char *imp_uid, const char *merchant_uid,
@@ -107,16 +100,16 @@ static void *row_to_event(dp_db_t *db, apr_dbd_row_t *row)
     dp_rec_event_t *e = apr_pcalloc(db->pool, sizeof(*e));
     int c = 0;
 
-    e->id = col_int(db, row, c++);
+    e->id = dp_store_col_int(db, row, c++);
     e->imp_uid = dp_store_col(db, row, c++);
     e->merchant_uid = dp_store_col(db, row, c++);
     e->status = dp_store_col(db, row, c++);
     e->cancellation_id = dp_store_col(db, row, c++);
     e->outcome = dp_store_col(db, row, c++);
     e->detail = dp_store_col(db, row, c++);
-    e->attempts = (int)col_int(db, row, c++);
-    e->apply_attempts = (int)col_int(db, row, c++);
-    e->age = col_int(db, row, c++);
+    e->attempts = (int)dp_store_col_int(db, row, c++);
+    e->apply_attempts = (int)dp_store_col_int(db, row, c++);
+    e->age = dp_store_col_int(db, row, c++);
     e->received_at = dp_store_col(db, row, c++);
     e->updated_at = dp_store_col(db, row, c++);
     e->next_attempt_at = dp_store_col(db, row, c++);
@@ -189,38 +182,34 @@ apr_status_t dp_store_rec_events_list(apr_array_header_t **pitems, apr_int64_t *
         return rv;
     }
     while (apr_dbd_get_row(db->driver, db->pool, res, &row, -1) == 0) {
-        *ptotal = col_int(db, row, 0);
+        *ptotal = dp_store_col_int(db, row, 0);
     }
     return APR_SUCCESS;
+}
+
+/* One row of dockpay_rec_orders_due as an order. */
+static void *row_to_order(dp_db_t *db, apr_dbd_row_t *row)
+{
+    dp_rec_order_t *o = apr_pcalloc(db->pool, sizeof(*o));
+
+    o->merchant_uid = dp_store_col(db, row, 0);
+    o->imp_uid = dp_store_col(db, row, 1);
+    o->status = dp_store_col(db, row, 2);
+    o->attempts = (int)dp_store_col_int(db, row, 3);
+    return o;
 }
 
 /* Lists orders due for a lookup. */
 apr_status_t dp_store_rec_orders_due(apr_array_header_t **pitems, dp_problem_t **pprob, dp_db_t *db,
                                      apr_int64_t max_age, int first, int limit)
 {
-    apr_dbd_results_t *res = NULL;
-    apr_dbd_row_t *row = NULL;
     const void *args[4];
-    apr_status_t rv;
 
     args[0] = &max_age;
     args[1] = &max_age;
     args[2] = &first;
     args[3] = &limit;
-    *pitems = apr_array_make(db->pool, 16, sizeof(dp_rec_order_t *));
-    if ((rv = dp_store_select(&res, pprob, db, "dockpay_rec_orders_due", args)) != APR_SUCCESS) {
-        return rv;
-    }
-    while (apr_dbd_get_row(db->driver, db->pool, res, &row, -1) == 0) {
-        dp_rec_order_t *o = apr_pcalloc(db->pool, sizeof(*o));
-
-        o->merchant_uid = dp_store_col(db, row, 0);
-        o->imp_uid = dp_store_col(db, row, 1);
-        o->status = dp_store_col(db, row, 2);
-        o->attempts = (int)col_int(db, row, 3);
-        APR_ARRAY_PUSH(*pitems, dp_rec_order_t *) = o;
-    }
-    return APR_SUCCESS;
+    return dp_store_select_all(pitems, pprob, db, "dockpay_rec_orders_due", args, row_to_order);
 }
 
 /* Counts a lookup of an order and schedules the next. */

@@ -168,8 +168,7 @@ apr_status_t dp_store_sub_list(json_object **pitems, apr_int64_t *ptotal, dp_pro
         return rv;
     }
     while (apr_dbd_get_row(db->driver, db->pool, res, &row, -1) == 0) {
-        const char *v = apr_dbd_get_entry(db->driver, row, 0);
-        *ptotal = v ? apr_atoi64(v) : 0;
+        *ptotal = dp_store_col_int(db, row, 0);
     }
     if (state) {
         args[1] = &limit;
