@@ -315,6 +315,7 @@ class State:
     def reset_counts(self):
         with self.lock:
             self.counts = {}
+            self.subject_counts = {}     # (route, imp_uid/merchant_uid/customer_uid) -> calls acted on
             self.connections = 0
 
     def next_seq(self):
@@ -1197,10 +1198,32 @@ def c_expire_tokens(st, req):
 
 
 def c_counts(st, req):
+    subject = qone(req.query, "subject")
     with st.lock:
+        if subject:
+            return {route: n for (route, s), n in st.subject_counts.items() if s == subject}
         out = dict(st.counts)
         out["connections"] = st.connections
         return out
+
+
+SUBJECT_KEYS = ("imp_uid", "merchant_uid", "customer_uid")
+
+
+def subjects_of(params, body):
+    """The orders and customers an API call names: path parameters, the body's top-level
+    imp_uid/merchant_uid/customer_uid (strings or lists) and its schedules' merchant_uids."""
+    out = {v for k, v in params.items() if k in SUBJECT_KEYS}
+    if isinstance(body, dict):
+        for k in SUBJECT_KEYS:
+            v = body.get(k)
+            for x in (v if isinstance(v, list) else [v]):
+                if isinstance(x, str):
+                    out.add(x)
+        for s in body.get("schedules") or []:
+            if isinstance(s, dict) and isinstance(s.get("merchant_uid"), str):
+                out.add(s["merchant_uid"])
+    return out
 
 
 def c_reset_counts(st, req):
@@ -1502,6 +1525,9 @@ class Handler(BaseHTTPRequestHandler):
             if template != "/users/getToken" and not STATE.token_valid(self.token()):
                 raise ApiError(401, -1, "Unauthorized")
             body = self.parse_body(raw) if self.command in ("POST", "PUT", "DELETE") else {}
+            with STATE.lock:    # past authentication: PortOne acts on this call
+                for s in subjects_of(params, body):
+                    STATE.subject_counts[(key, s)] = STATE.subject_counts.get((key, s), 0) + 1
             result = handler(STATE, Request(self.command, path, params, query, body, self.headers))
             if isinstance(result, Reply):
                 self.send_envelope(result.http_status, 0, result.message, result.response)

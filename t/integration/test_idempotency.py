@@ -22,9 +22,11 @@ def ikey():
     return "k-" + uuid.uuid4().hex
 
 
-def calls(stack, route):
-    """How often the fake's API route (e.g. "POST /payments/cancel") was called so far."""
-    return stack.fake("GET", "/__control/counts").get(route, 0)
+def calls(stack, route, subject):
+    """How often PortOne acted on a call of its API route (e.g. "POST /payments/cancel") about
+    subject (an imp_uid, merchant_uid or customer_uid) so far: the server's background lookups of
+    other orders do not count."""
+    return stack.fake("GET", "/__control/counts?subject=" + subject).get(route, 0)
 
 
 def post(api, path, body, key, api_key=None, **kw):
@@ -44,13 +46,13 @@ def same_answer(a, b):
 def test_cancel_twice_same_key_one_refund_same_answer(api, stack):
     mu, imp = prepared_and_paid(api, stack, amount=5000)
     k = ikey()
-    before = calls(stack, "POST /payments/cancel")
+    before = calls(stack, "POST /payments/cancel", imp)
     body = {"imp_uid": imp, "amount": 1000, "reason": "retry test"}
     a = post(api, "/payments/cancel", body, k)
     assert a.status_code == 200, a.text
     b = post(api, "/payments/cancel", body, k)
     same_answer(a, b)
-    assert calls(stack, "POST /payments/cancel") == before + 1
+    assert calls(stack, "POST /payments/cancel", imp) == before + 1
     assert fake_payment(stack, imp)["cancel_amount"] == 1000
     assert row(stack, mu)[3] == 1000
     # the row: done, the stored status, per API key name
@@ -65,7 +67,7 @@ def test_cancel_twice_same_key_one_refund_same_answer(api, stack):
 def test_cancel_concurrent_same_key_one_refund(api, stack):
     mu, imp = prepared_and_paid(api, stack, amount=7000)
     k = ikey()
-    before = calls(stack, "POST /payments/cancel")
+    before = calls(stack, "POST /payments/cancel", imp)
     # the fake answers the cancel slowly, so that the requests overlap
     stack.fake("POST", "/__control/delay_next", {"seconds": 1.5, "path_prefix": "/payments/cancel"})
     body = {"imp_uid": imp, "reason": "double click"}
@@ -81,7 +83,7 @@ def test_cancel_concurrent_same_key_one_refund(api, stack):
         t.start()
     for t in ts:
         t.join()
-    assert calls(stack, "POST /payments/cancel") == before + 1
+    assert calls(stack, "POST /payments/cancel", imp) == before + 1
     assert fake_payment(stack, imp)["cancel_amount"] == 7000
     ok = [r for r in out if r.status_code == 200 and "Idempotent-Replayed" not in r.headers]
     assert len(ok) == 1, [(r.status_code, r.text[:200]) for r in out]
@@ -102,13 +104,13 @@ def test_cancel_concurrent_same_key_one_refund(api, stack):
 def test_same_key_other_body_or_path_is_422(api, stack):
     mu, imp = prepared_and_paid(api, stack, amount=3000)
     k = ikey()
-    before = calls(stack, "POST /payments/cancel")
+    before = calls(stack, "POST /payments/cancel", imp)
     assert post(api, "/payments/cancel", {"imp_uid": imp, "amount": 100}, k).status_code == 200
     assert_problem(post(api, "/payments/cancel", {"imp_uid": imp, "amount": 200}, k), 422,
                    "idempotency_key_reused")
     assert_problem(post(api, "/payments/prepare", {"merchant_uid": new_mu(), "amount": 100}, k), 422,
                    "idempotency_key_reused")
-    assert calls(stack, "POST /payments/cancel") == before + 1
+    assert calls(stack, "POST /payments/cancel", imp) == before + 1
     assert fake_payment(stack, imp)["cancel_amount"] == 100
 
 
@@ -131,11 +133,11 @@ def test_keys_are_per_api_key(api, stack):
 @pytest.mark.parametrize("bad", ["", "a b", "x" * 256, "caf\u00e9"])
 def test_bad_key_is_400(api, stack, bad):
     mu = new_mu()
-    before = calls(stack, "POST /payments/prepare")
+    before = calls(stack, "POST /payments/prepare", mu)
     r = api.post("/payments/prepare", json={"merchant_uid": mu, "amount": 100},
                  headers={"Idempotency-Key": bad.encode("utf-8")})
     assert_problem(r, 400, "bad_idempotency_key")
-    assert calls(stack, "POST /payments/prepare") == before
+    assert calls(stack, "POST /payments/prepare", mu) == before
     assert row(stack, mu) is None
 
 
@@ -150,69 +152,69 @@ def test_key_of_255_visible_characters_is_taken(api, stack):
 def test_prepare_vbank_replay(api, stack):
     k1, k2 = ikey(), ikey()
     prep = {"merchant_uid": new_mu(), "amount": 2500, "currency": "KRW"}
-    before = calls(stack, "POST /payments/prepare")
+    before = calls(stack, "POST /payments/prepare", prep["merchant_uid"])
     a = post(api, "/payments/prepare", prep, k1)
     assert a.status_code == 201, a.text
     same_answer(a, post(api, "/payments/prepare", prep, k1))
-    assert calls(stack, "POST /payments/prepare") == before + 1
+    assert calls(stack, "POST /payments/prepare", prep["merchant_uid"]) == before + 1
 
     vb = {"merchant_uid": new_mu("vbank"), "amount": 4400, "vbank_code": "004", "vbank_holder": "Dockpay",
           "name": "box", "currency": "KRW"}
-    before = calls(stack, "POST /vbanks")
+    before = calls(stack, "POST /vbanks", vb["merchant_uid"])
     a = post(api, "/payments/vbank", vb, k2)
     assert a.status_code == 201, a.text
     b = post(api, "/payments/vbank", vb, k2)
     same_answer(a, b)
     assert b.json()["imp_uid"] == a.json()["imp_uid"]
-    assert calls(stack, "POST /vbanks") == before + 1
+    assert calls(stack, "POST /vbanks", vb["merchant_uid"]) == before + 1
 
 
 def test_verify_replay(api, stack):
     mu, imp = prepared_and_paid(api, stack, amount=1800)
     k = ikey()
     body = {"imp_uid": imp, "merchant_uid": mu, "amount": 1800}
-    before = calls(stack, "GET /payments/{imp_uid}")
+    before = calls(stack, "GET /payments/{imp_uid}", imp)
     a = post(api, "/payments/verify", body, k)
     assert a.status_code == 200, a.text
     same_answer(a, post(api, "/payments/verify", body, k))
-    assert calls(stack, "GET /payments/{imp_uid}") == before + 1
+    assert calls(stack, "GET /payments/{imp_uid}", imp) == before + 1
 
 
 def test_subscription_writes_replay(api, stack):
     cu = uid("cu")
     kk, kp, ks, kd, ku = ikey(), ikey(), ikey(), ikey(), ikey()
-    before = calls(stack, "POST /subscribe/customers/{customer_uid}")
+    before = calls(stack, "POST /subscribe/customers/{customer_uid}", cu)
     a = post(api, "/subscriptions/billing-key", card_body(cu), kk)
     assert a.status_code == 201, a.text
     same_answer(a, post(api, "/subscriptions/billing-key", card_body(cu), kk))
-    assert calls(stack, "POST /subscribe/customers/{customer_uid}") == before + 1
+    assert calls(stack, "POST /subscribe/customers/{customer_uid}", cu) == before + 1
 
     pay = {"customer_uid": cu, "merchant_uid": uid("again"), "amount": 990, "name": "plan"}
-    before = calls(stack, "POST /subscribe/payments/again")
+    before = calls(stack, "POST /subscribe/payments/again", cu)
     a = post(api, "/subscriptions/pay", pay, kp)
     assert a.status_code == 200 and a.json()["status"] == "paid", a.text
     same_answer(a, post(api, "/subscriptions/pay", pay, kp))
-    assert calls(stack, "POST /subscribe/payments/again") == before + 1
+    assert calls(stack, "POST /subscribe/payments/again", cu) == before + 1
 
     sch = {"customer_uid": cu, "schedules": [{"merchant_uid": uid("s"), "schedule_at": int(time.time()) + 3600,
                                               "amount": 700, "name": "n", "currency": "KRW"}]}
-    before = calls(stack, "POST /subscribe/payments/schedule")
+    before = calls(stack, "POST /subscribe/payments/schedule", cu)
     a = post(api, "/subscriptions/schedule", sch, ks)
     assert a.status_code == 201, a.text
     same_answer(a, post(api, "/subscriptions/schedule", sch, ks))
-    assert calls(stack, "POST /subscribe/payments/schedule") == before + 1
+    assert calls(stack, "POST /subscribe/payments/schedule", cu) == before + 1
 
-    before = calls(stack, "POST /subscribe/payments/unschedule")
+    before = calls(stack, "POST /subscribe/payments/unschedule", cu)
     a = api.delete(f"/subscriptions/schedule/{cu}", headers={"Idempotency-Key": ku})
     assert a.status_code == 200, a.text
     same_answer(a, api.delete(f"/subscriptions/schedule/{cu}", headers={"Idempotency-Key": ku}))
-    assert calls(stack, "POST /subscribe/payments/unschedule") == before + 1
+    assert calls(stack, "POST /subscribe/payments/unschedule", cu) == before + 1
 
-    before = calls(stack, "DELETE /subscribe/customers/{customer_uid}")
+    before = calls(stack, "DELETE /subscribe/customers/{customer_uid}", cu)
     a = api.delete(f"/subscriptions/billing-key/{cu}", headers={"Idempotency-Key": kd})
     assert a.status_code == 200, a.text
     same_answer(a, api.delete(f"/subscriptions/billing-key/{cu}", headers={"Idempotency-Key": kd}))
-    assert calls(stack, "DELETE /subscribe/customers/{customer_uid}") == before + 1
+    assert calls(stack, "DELETE /subscribe/customers/{customer_uid}", cu) == before + 1
 
 
 def test_client_errors_are_replayed_too(api, stack):
@@ -270,11 +272,11 @@ def test_abandoned_and_expired_keys_are_taken_over(api, stack):
 
 def test_cancel_expected_remainder(api, stack):
     mu, imp = prepared_and_paid(api, stack, amount=9000)
-    before = calls(stack, "POST /payments/cancel")
+    before = calls(stack, "POST /payments/cancel", imp)
     r = api.post("/payments/cancel", json={"imp_uid": imp, "amount": 1000, "expected_remainder": 8000})
     p = assert_problem(r, 409, "remainder_mismatch")
     assert p["expected_remainder"] == 8000 and p["cancellable_amount"] == 9000
-    assert calls(stack, "POST /payments/cancel") == before
+    assert calls(stack, "POST /payments/cancel", imp) == before
     assert fake_payment(stack, imp)["cancel_amount"] == 0
     r = api.post("/payments/cancel", json={"imp_uid": imp, "amount": 1000, "expected_remainder": 9000})
     assert r.status_code == 200, r.text
@@ -321,11 +323,11 @@ def test_two_servers_one_database_honour_the_key(api, stack, server2):
     mu, imp = prepared_and_paid(api, stack, amount=8800)
     body = {"imp_uid": imp, "amount": 800, "reason": "two servers"}
     k = ikey()
-    before = calls(stack, "POST /payments/cancel")
+    before = calls(stack, "POST /payments/cancel", imp)
     a = post(api, "/payments/cancel", body, k)
     assert a.status_code == 200, a.text
     same_answer(a, server2.post("/payments/cancel", body, {"Idempotency-Key": k}))
-    assert calls(stack, "POST /payments/cancel") == before + 1
+    assert calls(stack, "POST /payments/cancel", imp) == before + 1
     assert fake_payment(stack, imp)["cancel_amount"] == 800
 
     # both at once, one on each server: one refund
@@ -342,6 +344,6 @@ def test_two_servers_one_database_honour_the_key(api, stack, server2):
     t2.join()
     assert out[1].status_code == 200 and "Idempotent-Replayed" not in out[1].headers, out[1].text
     assert_problem(out[2], 409, "request_in_progress")
-    assert calls(stack, "POST /payments/cancel") == before + 2
+    assert calls(stack, "POST /payments/cancel", imp) == before + 2
     assert fake_payment(stack, imp)["cancel_amount"] == 1300
     same_answer(out[1], server2.post("/payments/cancel", body2, {"Idempotency-Key": k2}))
