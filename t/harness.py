@@ -822,8 +822,22 @@ def secret_patterns(st):
     return exact, bounded
 
 
+# numbers httpd writes itself on a log line: the error log's time (microseconds: any six digits)
+# and pid/tid, the access log's request time in microseconds (%D). A card's birth date or expiry
+# could equal them by chance; they never come from a request, so the scans leave them out.
+SERVER_NUMBERS = re.compile(r"^\[[A-Z][a-z]{2} [A-Z][a-z]{2} [ 0-9]\d \d\d:\d\d:\d\d\.\d{6} \d{4}\]"
+                            r"|\[pid \d+(?::tid \d+)?\]"
+                            r"|(\" [1-5]\d\d [-0-9]{1,12} )\d+(?= )", re.M)
+
+
+def without_server_numbers(text):
+    """text (log lines) without the numbers httpd itself writes on each line."""
+    return SERVER_NUMBERS.sub(lambda m: m.group(1) or "", text)
+
+
 def scan_line(line, exact, bounded):
     """The secrets found in one line, as masked descriptions."""
+    line = without_server_numbers(line)
     hits = []
     for what, v in exact.items():
         if v in line:
